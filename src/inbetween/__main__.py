@@ -1,0 +1,3 @@
+from inbetween.cli import main
+
+main()

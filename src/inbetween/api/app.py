@@ -1,0 +1,91 @@
+"""create_app: the FastAPI application, its lifespan and its OpenAPI document."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from inbetween import __version__
+from inbetween.api import files, generations
+from inbetween.api.errors import ERROR_RESPONSES, install_error_handlers
+from inbetween.api.state import Services, services
+from inbetween.dispatch.local import LocalPool, Reaper
+from inbetween.engines.registry import build_engines
+from inbetween.settings import Settings
+from inbetween.storage.local import LocalArtifacts
+from inbetween.store import open_store
+from inbetween.worker import Worker
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The inbetween server for ``settings``; resources are opened in its lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings)
+        artifacts = LocalArtifacts(settings.files_dir)
+        engines = build_engines(settings)
+
+        def make_worker(stopping: threading.Event) -> Worker:
+            return Worker(settings, store, artifacts, engines, stopping=stopping)
+
+        pool = LocalPool(make_worker, settings.concurrency, settings.poll_seconds)
+        reaper = Reaper(store, interval=min(settings.lease_seconds / 2, 10.0),
+                        max_attempts=settings.max_attempts, on_requeue=pool.notify)
+        app.state.services = Services(settings, store, artifacts, pool)
+        pool.start()
+        reaper.start()
+        try:
+            yield
+        finally:
+            reaper.stop()
+            pool.stop()
+            store.engine.dispose()
+
+    app = FastAPI(
+        title="inbetween",
+        version=__version__,
+        summary="First-and-last-frame video generation, speaking the v2 video-generations API.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(generations.router)
+    app.include_router(files.router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"],
+                      responses={503: {"description": "The job store is unreachable."}})
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def healthz(svc: Services = Depends(services)) -> dict[str, str]:
+    """200 when the server is ready (the job store answers)."""
+    svc.store.ping()
+    return {"status": "ok"}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with its 422 replaced by our 400 (we never answer 422)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                         routes=app.routes)
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.get("responses", {})
+            if responses.pop("422", None) is not None and "400" not in responses:
+                responses["400"] = {
+                    "description": ERROR_RESPONSES[400]["description"],
+                    "content": {"application/json": {"schema": {
+                        "$ref": "#/components/schemas/ErrorEnvelope"}}},
+                }
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,117 @@
+"""One error body for every failure: ``{"error": {"name", "message", "field"?, "allowed"?}}``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from inbetween.api.schemas import ALLOWED_VALUES, ErrorEnvelope, GenerationCreate
+from inbetween.errors import InbetweenError, InvalidRequest
+from inbetween.log import event
+
+__all__ = ["ERROR_RESPONSES", "error_response", "install_error_handlers"]
+
+log = logging.getLogger("inbetween.api")
+
+_KNOWN_FIELDS = list(GenerationCreate.model_fields)
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorEnvelope, "description": "Invalid request: names the field and what is allowed."},
+    401: {"model": ErrorEnvelope, "description": "Missing or unknown API key."},
+    404: {"model": ErrorEnvelope, "description": "No such generation for this key."},
+}
+
+
+def error_response(
+    status_code: int, name: str, message: str, *, field: str | None = None,
+    allowed: Sequence[object] | None = None, include_field: bool = False,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"name": name, "message": message}
+    if field is not None or include_field:
+        body["field"] = field
+    if allowed is not None:
+        body["allowed"] = list(allowed)
+    return JSONResponse({"error": body}, status_code=status_code, headers=headers)
+
+
+def _from_inbetween(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InbetweenError)
+    if isinstance(exc, InvalidRequest):
+        return error_response(400, exc.name, exc.message, field=exc.field, allowed=exc.allowed,
+                              include_field=True)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return error_response(exc.status_code, exc.name, exc.message, headers=headers)
+
+
+def _from_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    invalid = describe_validation_error(exc.errors())
+    return error_response(400, invalid.name, invalid.message, field=invalid.field,
+                          allowed=invalid.allowed, include_field=True)
+
+
+def describe_validation_error(errors: Sequence[Any]) -> InvalidRequest:
+    """Turn Pydantic's first error into an InvalidRequest naming the field and allowed values."""
+    first = dict(errors[0]) if errors else {"type": "missing", "loc": ("body",)}
+    loc = [str(part) for part in first.get("loc", ()) if not isinstance(part, int)]
+    kind = str(first.get("type", ""))
+    field = loc[1] if len(loc) > 1 else None
+    if kind == "json_invalid":
+        return InvalidRequest(
+            f"the request body is not valid JSON ({first.get('ctx', {}).get('error', '')})",
+            field=None,
+        )
+    if field is None:
+        return InvalidRequest(
+            "the request body must be a JSON object with at least model, prompt, image_url "
+            "and last_image_url", field=None,
+        )
+    if kind == "extra_forbidden":
+        return InvalidRequest(f"unknown field {field!r}", field=field, allowed=_KNOWN_FIELDS)
+    if kind == "missing":
+        return InvalidRequest(f"{field} is required", field=field,
+                              allowed=ALLOWED_VALUES.get(field))
+    allowed = ALLOWED_VALUES.get(field)
+    reason = str(first.get("msg", "is invalid")).removeprefix("Value error, ")
+    message = f"{field}: {reason}"
+    if allowed is not None:
+        message = f"{field}: {_show(first.get('input'))} is not allowed; use one of " + ", ".join(
+            _show(v) for v in allowed
+        )
+    return InvalidRequest(message, field=field, allowed=allowed)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
+def _from_http(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    names = {404: "NotFound", 405: "MethodNotAllowed"}
+    message = "no such route" if exc.status_code == 404 else str(exc.detail)
+    return error_response(exc.status_code, names.get(exc.status_code, "HTTPError"), message,
+                          headers=getattr(exc, "headers", None))
+
+
+def _from_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    event(log, "http.unhandled", level=logging.ERROR, exc=True, path=request.url.path)
+    return error_response(500, "InternalError",
+                          "an unexpected error occurred; it was logged on the server")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(InbetweenError, _from_inbetween)
+    app.add_exception_handler(RequestValidationError, _from_validation)
+    app.add_exception_handler(StarletteHTTPException, _from_http)
+    app.add_exception_handler(Exception, _from_unexpected)

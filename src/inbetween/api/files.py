@@ -1,0 +1,40 @@
+"""`/files/{token}.mp4`: finished videos, by unguessable token, no key, with Range support."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import FileResponse
+
+from inbetween.api.errors import ERROR_RESPONSES
+from inbetween.api.state import Services, services
+from inbetween.errors import NotFound
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["files"])
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+
+
+@router.api_route(
+    "/files/{token}.mp4",
+    methods=["GET", "HEAD"],
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"video/mp4": {}}, "description": "The MP4 (Range requests: 206)."},
+        206: {"content": {"video/mp4": {}}, "description": "Part of the MP4."},
+        404: ERROR_RESPONSES[404],
+    },
+    summary="Download a video",
+)
+def get_file(token: str, svc: Services = Depends(services)) -> FileResponse:
+    """The video of a completed generation. Supports `Range` so players can seek."""
+    path = svc.artifacts.local_path(f"{token}.mp4") if _TOKEN.match(token) else None
+    if path is None:
+        raise NotFound("no such video")
+    return FileResponse(
+        path,
+        media_type="video/mp4",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )

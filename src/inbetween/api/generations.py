@@ -1,0 +1,67 @@
+"""The hosted API's dialect: `POST` and `GET /v2/video/generations`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from inbetween.api.auth import require_key
+from inbetween.api.errors import ERROR_RESPONSES
+from inbetween.api.schemas import GenerationCreate, GenerationCreated, GenerationOut, to_out
+from inbetween.api.state import Services, services
+from inbetween.errors import InvalidImage, InvalidRequest
+from inbetween.jobs.models import ImageInput
+from inbetween.jobs.service import get_for_key, submit
+from inbetween.media.images import parse_image_field
+from inbetween.store.base import ApiKey
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v2/video", tags=["generations"])
+
+
+@router.post(
+    "/generations",
+    response_model=GenerationCreated,
+    responses={k: ERROR_RESPONSES[k] for k in (400, 401)},
+    summary="Submit a generation",
+)
+def create_generation(
+    body: GenerationCreate,
+    key: ApiKey = Depends(require_key),
+    svc: Services = Depends(services),
+) -> GenerationCreated:
+    """Queue a first-and-last-frame generation and answer at once with its id.
+
+    Base64 images are decoded and checked now; URL images are fetched by the worker.
+    """
+    request = body.to_domain()
+    first = _image(body.image_url, "image_url", svc)
+    last = _image(body.last_image_url, "last_image_url", svc)
+    generation = submit(svc.store, request, first, last, key_id=key.id)
+    svc.pool.notify()
+    return GenerationCreated(id=generation.id, status="queued")
+
+
+@router.get(
+    "/generations",
+    response_model=GenerationOut,
+    responses={k: ERROR_RESPONSES[k] for k in (400, 401, 404)},
+    summary="Poll a generation",
+)
+def get_generation(
+    request: Request,
+    generation_id: str = Query(description="The id returned by POST."),
+    key: ApiKey = Depends(require_key),
+    svc: Services = Depends(services),
+) -> GenerationOut:
+    """Status, progress, and once completed the video's URL (or the error)."""
+    generation = get_for_key(svc.store, generation_id.strip(), key.id)
+    base = svc.settings.public_url or str(request.base_url)
+    return to_out(generation, base.rstrip("/"))
+
+
+def _image(value: str, field: str, svc: Services) -> ImageInput:
+    try:
+        return parse_image_field(value, field, svc.settings.max_pixels)
+    except InvalidImage as e:
+        raise InvalidRequest(e.message, field=field) from e

@@ -1,0 +1,159 @@
+"""HTTP schemas (Pydantic, at the edge only) and their mapping to the domain dataclasses."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from inbetween.jobs.models import Generation, GenerationRequest, Status
+from inbetween.jobs.service import MAX_SEED
+
+__all__ = [
+    "ALLOWED_VALUES",
+    "ErrorBody",
+    "ErrorEnvelope",
+    "GenerationCreate",
+    "GenerationCreated",
+    "GenerationOut",
+    "to_out",
+]
+
+ModelName = Literal[
+    "google/veo-3.1-first-last-image-to-video",
+    "google/veo-3.1-first-last-image-to-video-fast",
+    "inbetween/keyframe",
+]
+StatusName = Literal["queued", "generating", "completed", "error"]
+
+ALLOWED_VALUES: dict[str, list[object]] = {
+    "model": [
+        "google/veo-3.1-first-last-image-to-video",
+        "google/veo-3.1-first-last-image-to-video-fast",
+        "inbetween/keyframe",
+    ],
+    "aspect_ratio": ["16:9", "9:16"],
+    "duration": [4, 6, 8],
+    "resolution": ["720p", "1080p"],
+    "generate_audio": [True, False],
+}
+
+_IMAGE_HELP = (
+    "An http(s) URL of a JPEG, PNG or WebP image (fetched by the server), a "
+    "`data:image/...;base64,` URL, or bare Base64 image data. At least 64×64 px."
+)
+
+
+class GenerationCreate(BaseModel):
+    """Body of `POST /v2/video/generations` (the hosted API's fields, plus a few of ours)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    model: ModelName = Field(description="Model to run. The Google names run on the local engine "
+                             "unless a provider for them is configured.")
+    prompt: str = Field(min_length=1, max_length=4000,
+                        description="What happens between the two frames (1–4000 characters).")
+    image_url: str = Field(description="First frame. " + _IMAGE_HELP)
+    last_image_url: str = Field(description="Last frame. " + _IMAGE_HELP)
+    aspect_ratio: Literal["16:9", "9:16"] = "16:9"
+    duration: Literal[4, 6, 8] = Field(8, description="Length of the video in seconds.")
+    resolution: Literal["720p", "1080p"] = "1080p"
+    generate_audio: bool = True
+    provider: str = Field("auto", description="Routing: `auto` or `local` (case-insensitive).",
+                          max_length=40)
+    negative_prompt: str | None = Field(None, max_length=4000,
+                                        description="What to avoid (engines that support it).")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED,
+                             description="Seed for reproducible output; random when omitted.")
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must contain text, not only whitespace")
+        return value
+
+    def to_domain(self) -> GenerationRequest:
+        return GenerationRequest(
+            model=self.model,
+            prompt=self.prompt,
+            aspect_ratio=self.aspect_ratio,
+            duration=self.duration,
+            resolution=self.resolution,
+            generate_audio=self.generate_audio,
+            provider=self.provider.strip().lower(),
+            negative_prompt=self.negative_prompt,
+            seed=self.seed,
+        )
+
+
+class GenerationCreated(BaseModel):
+    id: str = Field(description="Generation id to poll with.")
+    status: StatusName
+
+
+class VideoOut(BaseModel):
+    url: str = Field(description="Never-expiring URL of the MP4; no API key needed.")
+
+
+class JobErrorOut(BaseModel):
+    name: str = Field(description="Error class, e.g. ImageFetchError, InvalidImage, EngineError.")
+    message: str
+
+
+class WarningOut(BaseModel):
+    code: str
+    message: str
+
+
+class UsageOut(BaseModel):
+    credits_used: float
+
+
+class MetaOut(BaseModel):
+    usage: UsageOut | None = Field(description="Set once the generation has finished.")
+    engine: str | None = Field(description="Engine that made the video (once finished).")
+    seed: int = Field(description="Seed used: the request's, or a random one.")
+    warnings: list[WarningOut]
+
+
+class GenerationOut(BaseModel):
+    """Body of `GET /v2/video/generations`: every key is always present."""
+
+    id: str
+    status: StatusName = Field(description="queued → generating → completed | error.")
+    progress: int = Field(ge=0, le=100, description="Percent done (our addition).")
+    video: VideoOut | None
+    error: JobErrorOut | None
+    meta: MetaOut | None
+
+
+class ErrorBody(BaseModel):
+    name: str = Field(description="InvalidRequest, Unauthorized, NotFound, …")
+    message: str = Field(description="What is wrong and how to fix it.")
+    field: str | None = Field(None, description="The request field at fault (400 only).")
+    allowed: list[object] | None = Field(None, description="Allowed values of that field.")
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody
+
+
+def to_out(generation: Generation, base_url: str) -> GenerationOut:
+    """The GET body of ``generation``; ``base_url`` prefixes the video URL."""
+    g = generation
+    video = None
+    if g.status is Status.COMPLETED and g.video_token:
+        video = VideoOut(url=f"{base_url}/files/{g.video_token}.mp4")
+    error = None
+    if g.status is Status.ERROR:
+        error = JobErrorOut(name=g.error_name or "EngineError",
+                            message=g.error_message or "The generation failed.")
+    meta = MetaOut(
+        usage=UsageOut(credits_used=g.credits_used) if g.finished else None,
+        engine=g.engine,
+        seed=g.seed,
+        warnings=[WarningOut(code=w.code, message=w.message) for w in g.warnings],
+    )
+    return GenerationOut(id=g.id, status=g.status.value, progress=g.progress, video=video,
+                         error=error, meta=meta)

@@ -1,0 +1,28 @@
+"""The resources an app owns (built in its lifespan), exposed as typed state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from inbetween.dispatch.local import LocalPool
+from inbetween.settings import Settings
+from inbetween.storage.base import ArtifactStore
+from inbetween.store.sql import SqlStore
+
+__all__ = ["Services", "services"]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: SqlStore
+    artifacts: ArtifactStore
+    pool: LocalPool
+
+
+def services(request: Request) -> Services:
+    """FastAPI dependency: the app's Services."""
+    svc: Services = request.app.state.services
+    return svc

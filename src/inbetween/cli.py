@@ -1,0 +1,161 @@
+"""The `inbetween` command: serve, keys, generate."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from inbetween import __version__
+from inbetween.errors import InbetweenError
+from inbetween.log import configure
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="inbetween: first-and-last-frame video generation. Every option can also be set "
+    "with the INBETWEEN_… environment variable named in its help.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+keys_app = typer.Typer(help="Manage API keys (stored as SHA-256 hashes in the database).",
+                       no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Database and videos. [env: INBETWEEN_DATA_DIR; "
+                 "default ./data]", show_default=False),
+]
+
+
+def _settings(**overrides: Any) -> Any:
+    from inbetween.settings import Settings
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as e:
+        first = e.errors()[0]
+        name = "INBETWEEN_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        _fail(f"invalid setting {name}: {first['msg']}")
+
+
+def _fail(message: str, code: int = 2) -> Any:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address. [env: INBETWEEN_HOST; "
+                                             "default 127.0.0.1]", show_default=False)] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port. [env: INBETWEEN_PORT; "
+                                             "default 8000]", show_default=False)] = None,
+    data_dir: DataDir = None,
+    concurrency: Annotated[int | None, typer.Option(
+        help="Jobs run at once in this process; 0 = only accept and store jobs. "
+        "[env: INBETWEEN_CONCURRENCY; default 1]", show_default=False)] = None,
+) -> None:
+    """Run the HTTP server with its in-process worker pool."""
+    import uvicorn
+
+    from inbetween.api import create_app
+    from inbetween.keys import create_key
+    from inbetween.store import open_store
+
+    settings = _settings(host=host, port=port, data_dir=data_dir, concurrency=concurrency)
+    configure(settings.log_level)
+    store = open_store(settings)
+    if not store.list_keys():
+        plaintext, _ = create_key(store, "default")
+        print("No API key existed, so one was created (shown only this once):", flush=True)
+        print(f"  Authorization: Bearer {plaintext}", flush=True)
+    store.engine.dispose()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level=settings.log_level.lower(), timeout_graceful_shutdown=30)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A label for the key (who or what uses it).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Create an API key; prints the key alone on the last line (it is not shown again)."""
+    from inbetween.keys import create_key
+    from inbetween.store import open_store
+
+    settings = _settings(data_dir=data_dir)
+    store = open_store(settings)
+    plaintext, record = create_key(store, name)
+    print(f"Created key {record.id} named {name!r}. Send it as `Authorization: Bearer <key>`:")
+    print(plaintext)
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = None) -> None:
+    """List API keys (ids and names; the keys themselves are not stored)."""
+    from inbetween.store import open_store
+
+    store = open_store(_settings(data_dir=data_dir))
+    for key in store.list_keys():
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(key.created_at))
+        print(f"{key.id}  {created}Z  {key.name}")
+
+
+@app.command()
+def generate(
+    first: Annotated[str, typer.Option(help="First frame: a path or an http(s) URL.")],
+    last: Annotated[str, typer.Option(help="Last frame: a path or an http(s) URL.")],
+    prompt: Annotated[str, typer.Option(help="What happens between the two frames.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the MP4.")],
+    resolution: Annotated[str, typer.Option(help="720p or 1080p.")] = "1080p",
+    aspect_ratio: Annotated[str, typer.Option(help="16:9 or 9:16.")] = "16:9",
+    duration: Annotated[int, typer.Option(help="Seconds: 4, 6 or 8.")] = 8,
+    seed: Annotated[int | None, typer.Option(help="Seed (random when omitted).")] = None,
+    audio: Annotated[bool, typer.Option("--audio/--no-audio", help="Add a sound track.")] = True,
+) -> None:
+    """Generate a video locally with the CPU keyframe engine (no server needed)."""
+    from inbetween.generate import LocalJob, check_job, run_local
+
+    settings = _settings()
+    configure(settings.log_level)
+    job = LocalJob(first=first, last=last, prompt=prompt, output=output, resolution=resolution,
+                   aspect_ratio=aspect_ratio, duration=duration, seed=seed, audio=audio)
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+               TimeElapsedColumn())
+    try:
+        check_job(job)
+        with Progress(*columns, console=err, transient=False) as bar:
+            task = bar.add_task("generating", total=100)
+            started = time.perf_counter()
+            result = run_local(job, settings,
+                               on_progress=lambda stage, pct: bar.update(
+                                   task, completed=pct, description=stage))
+    except InbetweenError as e:
+        _fail(e.message)
+    elapsed = time.perf_counter() - started
+    err.print(f"wrote {output} ({result.frames} frames, {result.width}×{result.height}, "
+              f"seed {result.seed}) in {elapsed:.2f} s", highlight=False)
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    print(__version__)
+
+
+def main() -> None:
+    app(prog_name="inbetween")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The Engine protocol: plain dataclasses and NumPy arrays in, a streaming clip out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from inbetween.jobs.models import JobWarning
+
+__all__ = ["Clip", "Engine", "EngineRequest", "ProgressCallback"]
+
+ProgressCallback = Callable[[float], None]
+"""Called with the fraction (0–1) of the engine's analysis done; may raise to interrupt."""
+
+
+@dataclass(frozen=True)
+class EngineRequest:
+    """What an engine needs to know, independent of HTTP and storage."""
+
+    prompt: str
+    width: int
+    height: int
+    fps: int
+    frame_count: int
+    seed: int
+    generate_audio: bool = True
+    negative_prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A video to be encoded: frames are produced lazily, one at a time.
+
+    ``frames`` yields exactly ``frame_count`` RGB uint8 arrays of (height, width, 3);
+    ``audio`` is planar float32 stereo at 48 kHz covering the clip, or None for no track.
+    """
+
+    frames: Iterator[np.ndarray]
+    frame_count: int
+    audio: np.ndarray | None
+    warnings: tuple[JobWarning, ...] = ()
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    """Turns two keyframes and a prompt into a clip."""
+
+    name: str
+    credits_per_second: float
+
+    def render(
+        self,
+        request: EngineRequest,
+        first: np.ndarray,
+        last: np.ndarray,
+        on_progress: ProgressCallback | None = None,
+    ) -> Clip:
+        """Analyse the inputs (reporting progress) and return a clip whose frames stream."""
+        ...

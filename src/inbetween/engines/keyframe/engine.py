@@ -1,0 +1,82 @@
+"""KeyframeEngine: the CPU engine that works anywhere, in seconds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from inbetween.engines.base import Clip, EngineRequest, ProgressCallback
+from inbetween.engines.keyframe.flow import FlowPair, estimate_flows, synthesise
+from inbetween.jobs.models import JobWarning
+from inbetween.media.audio import room_tone
+from inbetween.media.images import fit_to_canvas
+
+__all__ = ["KeyframeEngine"]
+
+
+class KeyframeEngine:
+    """First frame → last frame by bidirectional dense flow, warping and blending."""
+
+    name = "inbetween/keyframe"
+
+    def __init__(self, credits_per_second: float = 0.0) -> None:
+        self.credits_per_second = credits_per_second
+
+    def render(
+        self,
+        request: EngineRequest,
+        first: np.ndarray,
+        last: np.ndarray,
+        on_progress: ProgressCallback | None = None,
+    ) -> Clip:
+        # 1. check inputs
+        self.check_inputs(request, first, last)
+        report = on_progress or (lambda _fraction: None)
+        # 2. fit both keyframes to the canvas (cover-crop, no stretching)
+        a = fit_to_canvas(first, request.width, request.height)
+        b = fit_to_canvas(last, request.width, request.height)
+        report(0.2)
+        # 3. estimate dense flow both ways
+        flows = estimate_flows(a, b)
+        report(0.8)
+        # 4. the sound track (room tone for now)
+        audio = None
+        if request.generate_audio:
+            audio = room_tone(request.frame_count / request.fps, seed=request.seed)
+        report(1.0)
+        warnings: tuple[JobWarning, ...] = ()
+        if request.negative_prompt:
+            warnings = (
+                JobWarning(
+                    "negative_prompt_ignored",
+                    f"{self.name} does not use negative_prompt; it was ignored.",
+                ),
+            )
+        # 5. frames, synthesised lazily as the encoder asks for them
+        return Clip(
+            frames=_frames(a, b, flows, request.frame_count),
+            frame_count=request.frame_count,
+            audio=audio,
+            warnings=warnings,
+        )
+
+    @staticmethod
+    def check_inputs(request: EngineRequest, first: np.ndarray, last: np.ndarray) -> None:
+        for label, image in (("first", first), ("last", last)):
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(
+                    f"{label} image must be an RGB uint8 array of shape (H, W, 3), "
+                    f"got {image.shape} {image.dtype}"
+                )
+        if request.frame_count < 2:
+            raise ValueError(f"frame_count must be at least 2, got {request.frame_count}")
+        if request.width % 2 or request.height % 2:
+            raise ValueError(
+                f"width and height must be even for yuv420p, got {request.width}×{request.height}"
+            )
+
+
+def _frames(a: np.ndarray, b: np.ndarray, flows: FlowPair, count: int) -> Iterator[np.ndarray]:
+    for i in range(count):
+        yield synthesise(a, b, flows, i / (count - 1))

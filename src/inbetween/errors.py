@@ -1,0 +1,101 @@
+"""The error tree of inbetween. Each class's docstring is its default message.
+
+::
+
+    InbetweenError
+    ├── InvalidRequest          400  the request is wrong; names the field and what is allowed
+    ├── Unauthorized            401  missing, malformed or unknown API key
+    ├── NotFound                404  no such generation (or not yours)
+    ├── JobFailure                   a job ended as ``error``; ``name`` goes to error.name
+    │   ├── ImageFetchError          a URL input could not be downloaded
+    │   ├── InvalidImage             an input is not a usable image
+    │   ├── EngineError              the engine failed on this input
+    │   └── WorkerLost               the job's workers kept dying (lease expired too often)
+    └── InfrastructureError          storage/database trouble: retryable, not the user's fault
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "EngineError",
+    "ImageFetchError",
+    "InbetweenError",
+    "InfrastructureError",
+    "InvalidImage",
+    "InvalidRequest",
+    "JobFailure",
+    "NotFound",
+    "Unauthorized",
+    "WorkerLost",
+]
+
+
+class InbetweenError(Exception):
+    """Something went wrong in inbetween."""
+
+    status_code = 500
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or self.__class__.__name__).strip()
+        super().__init__(self.message)
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+
+class InvalidRequest(InbetweenError):
+    """The request is invalid."""
+
+    status_code = 400
+
+    def __init__(
+        self, message: str, *, field: str | None = None, allowed: Sequence[object] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.allowed = list(allowed) if allowed is not None else None
+
+
+class Unauthorized(InbetweenError):
+    """Missing or invalid API key: send `Authorization: Bearer <key>` (create one with `inbetween keys create --name NAME`)."""  # noqa: E501
+
+    status_code = 401
+
+
+class NotFound(InbetweenError):
+    """No generation with this id exists for this API key."""
+
+    status_code = 404
+
+
+class JobFailure(InbetweenError):
+    """The generation failed."""
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ImageFetchError(JobFailure):
+    """An input image could not be downloaded."""
+
+
+class InvalidImage(JobFailure):
+    """An input is not a usable image."""
+
+
+class EngineError(JobFailure):
+    """The engine failed to generate the video."""
+
+
+class WorkerLost(JobFailure):
+    """The workers running this generation stopped responding too many times."""
+
+
+class InfrastructureError(InbetweenError):
+    """A storage or database operation failed; the job will be retried."""
+
+    status_code = 503

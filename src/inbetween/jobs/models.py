@@ -1,0 +1,160 @@
+"""Domain models of a generation: frozen dataclasses, and the status transitions in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = [
+    "ASPECT_RATIOS",
+    "DURATIONS",
+    "FPS",
+    "RESOLUTIONS",
+    "Generation",
+    "GenerationRequest",
+    "ImageInput",
+    "Outcome",
+    "Stage",
+    "Status",
+    "JobWarning",
+    "can_transition",
+    "sources_of",
+]
+
+FPS = 24
+ASPECT_RATIOS = ("16:9", "9:16")
+DURATIONS = (4, 6, 8)
+RESOLUTIONS = ("720p", "1080p")
+_CANVAS = {
+    ("16:9", "720p"): (1280, 720),
+    ("16:9", "1080p"): (1920, 1080),
+    ("9:16", "720p"): (720, 1280),
+    ("9:16", "1080p"): (1080, 1920),
+}
+
+
+class Status(StrEnum):
+    """The only four statuses a client ever sees."""
+
+    QUEUED = "queued"
+    GENERATING = "generating"
+    COMPLETED = "completed"
+    ERROR = "error"
+
+
+class Stage(StrEnum):
+    """Finer-grained step of a generation (our addition; status stays one of four)."""
+
+    QUEUED = "queued"
+    FETCHING = "fetching"
+    ANALYSING = "analysing"
+    RENDERING = "rendering"
+    ENCODING = "encoding"
+    AUDIO = "audio"
+    STORING = "storing"
+    DONE = "done"
+
+
+_TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.QUEUED: frozenset({Status.GENERATING, Status.ERROR}),
+    # back to QUEUED when a lease expires or infrastructure failed (retry)
+    Status.GENERATING: frozenset({Status.COMPLETED, Status.ERROR, Status.QUEUED}),
+    Status.COMPLETED: frozenset(),
+    Status.ERROR: frozenset(),
+}
+
+
+def can_transition(current: Status, target: Status) -> bool:
+    """Whether a job in ``current`` may move to ``target``."""
+    return target in _TRANSITIONS[current]
+
+
+def sources_of(target: Status) -> tuple[Status, ...]:
+    """The statuses from which ``target`` can be reached (used in conditional UPDATEs)."""
+    return tuple(s for s, targets in _TRANSITIONS.items() if target in targets)
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What the client asked for, validated."""
+
+    model: str
+    prompt: str
+    aspect_ratio: str = "16:9"
+    duration: int = 8
+    resolution: str = "1080p"
+    generate_audio: bool = True
+    provider: str = "auto"
+    negative_prompt: str | None = None
+    seed: int | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the output video."""
+        return _CANVAS[(self.aspect_ratio, self.resolution)]
+
+    @property
+    def frame_count(self) -> int:
+        return self.duration * FPS
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """An input image: either a URL the worker fetches, or bytes checked at submission."""
+
+    url: str | None = None
+    data: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if (self.url is None) == (self.data is None):
+            raise ValueError("ImageInput needs exactly one of url or data")
+
+
+@dataclass(frozen=True)
+class JobWarning:
+    """Something the client should know about a finished generation."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended: completed with a video, or error with a reason."""
+
+    status: Status
+    engine: str | None = None
+    video_token: str | None = None
+    error_name: str | None = None
+    error_message: str | None = None
+    warnings: tuple[JobWarning, ...] = ()
+    credits_used: float = 0.0
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generation job, as stored."""
+
+    id: str
+    key_id: str
+    request: GenerationRequest
+    seed: int
+    status: Status = Status.QUEUED
+    stage: Stage = Stage.QUEUED
+    progress: int = 0
+    engine: str | None = None
+    video_token: str | None = None
+    error_name: str | None = None
+    error_message: str | None = None
+    warnings: tuple[JobWarning, ...] = field(default=())
+    credits_used: float = 0.0
+    attempts: int = 0
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    finished_at: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (Status.COMPLETED, Status.ERROR)

@@ -1,0 +1,34 @@
+"""API keys: random high-entropy tokens, stored only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+
+from inbetween.store.base import ApiKey, KeyStore
+
+__all__ = ["create_key", "hash_key", "lookup_key"]
+
+_PREFIX = "ib_"
+
+
+def hash_key(plaintext: str) -> str:
+    """The SHA-256 hex digest under which a key is stored (fast enough for every request)."""
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def create_key(store: KeyStore, name: str) -> tuple[str, ApiKey]:
+    """Make a new key named ``name``; returns (plaintext, stored record)."""
+    plaintext = _PREFIX + secrets.token_urlsafe(32)
+    record = ApiKey(
+        id=str(uuid.uuid4()), name=name, key_hash=hash_key(plaintext), created_at=time.time()
+    )
+    store.add_key(record)
+    return plaintext, record
+
+
+def lookup_key(store: KeyStore, plaintext: str) -> ApiKey | None:
+    """The stored key matching ``plaintext``, or None."""
+    return store.key_by_hash(hash_key(plaintext))

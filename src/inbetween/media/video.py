@@ -1,0 +1,140 @@
+"""Streaming MP4 encoding with PyAV: frames go to x264 one at a time, never all in memory.
+
+Output: H.264 High, yuv420p, BT.709 (tagged), constant frame rate, ``+faststart``; an AAC
+48 kHz stereo track interleaved with the video when audio is given.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import TypeVar
+
+import av
+import numpy as np
+
+from inbetween.media.audio import SAMPLE_RATE
+
+__all__ = ["encode_mp4", "prefetch"]
+
+T = TypeVar("T")
+_DONE = object()
+
+
+def encode_mp4(
+    path: Path,
+    frames: Iterable[np.ndarray],
+    *,
+    width: int,
+    height: int,
+    fps: int,
+    frame_count: int,
+    audio: np.ndarray | None = None,
+    crf: int = 18,
+    preset: str = "veryfast",
+    on_frame: Callable[[int], None] | None = None,
+) -> None:
+    """Encode exactly ``frame_count`` RGB uint8 frames (and planar float32 stereo audio).
+
+    ``on_frame(i)`` is called after frame ``i`` (0-based) has been handed to the encoder.
+    """
+    with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
+        video = out.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": preset})
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.codec_context.time_base = Fraction(1, fps)
+        video.codec_context.color_primaries = 1  # BT.709
+        video.codec_context.color_trc = 1
+        video.codec_context.colorspace = 1
+        video.codec_context.color_range = 1  # limited ("tv") range
+        sound = None
+        if audio is not None:
+            sound = out.add_stream("aac", rate=SAMPLE_RATE, layout="stereo")
+        per_frame = SAMPLE_RATE // fps
+        written = 0
+        for index, rgb in enumerate(frames):
+            if index >= frame_count:
+                raise ValueError(f"the engine produced more than {frame_count} frames")
+            _check_frame(rgb, width, height)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+                format="yuv420p", dst_colorspace="itu709", dst_color_range="MPEG"
+            )
+            frame.pts = index
+            out.mux(video.encode(frame))
+            if sound is not None and audio is not None:
+                _mux_audio(out, sound, audio[:, index * per_frame : (index + 1) * per_frame],
+                           index * per_frame)
+            written = index + 1
+            if on_frame is not None:
+                on_frame(index)
+        if written != frame_count:
+            raise ValueError(f"the engine produced {written} frames, {frame_count} expected")
+        if sound is not None and audio is not None:
+            tail = audio[:, frame_count * per_frame :]
+            if tail.shape[1]:
+                _mux_audio(out, sound, tail, frame_count * per_frame)
+            out.mux(sound.encode(None))
+        out.mux(video.encode(None))
+
+
+def _check_frame(rgb: np.ndarray, width: int, height: int) -> None:
+    if rgb.shape != (height, width, 3) or rgb.dtype != np.uint8:
+        raise ValueError(
+            f"frame is {rgb.shape} {rgb.dtype}, expected ({height}, {width}, 3) uint8"
+        )
+
+
+def _mux_audio(out: av.container.OutputContainer, stream: av.audio.stream.AudioStream,
+               chunk: np.ndarray, pts: int) -> None:
+    if chunk.shape[1] == 0:
+        return
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp",
+                                       layout="stereo")
+    frame.sample_rate = SAMPLE_RATE
+    frame.pts = pts
+    frame.time_base = Fraction(1, SAMPLE_RATE)
+    out.mux(stream.encode(frame))
+
+
+def prefetch(items: Iterable[T], depth: int = 3) -> Iterator[T]:
+    """Iterate ``items`` in a background thread, at most ``depth`` ahead (bounded memory).
+
+    Lets the engine render frame n+1 while the encoder compresses frame n; both release the
+    GIL in OpenCV and x264, so this uses both cores. Exceptions are re-raised here.
+    """
+    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as e:  # handed to the consumer, raised there
+            put(e)
+
+    thread = threading.Thread(target=produce, name="prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()

@@ -1,0 +1,70 @@
+"""The one Settings object: every knob is an ``INBETWEEN_…`` environment variable.
+
+Settings are read once, in ``main()`` (or by a test), and passed down. Nothing in the
+package reads ``os.environ`` at import time. ``docs/settings.md`` lists every field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Configuration of one inbetween process (server, worker or CLI)."""
+
+    model_config = SettingsConfigDict(env_prefix="INBETWEEN_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(Path("./data"), description="Database, videos and temporary files.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///{data_dir}/inbetween.db."
+    )
+    public_url: str | None = Field(
+        None, description="Base URL used in video.url; default the request's own base URL."
+    )
+    host: str = Field("127.0.0.1", description="Address `inbetween serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `inbetween serve` listens on.")
+    concurrency: int = Field(
+        1, ge=0, description="Jobs this process runs at once; 0 only accepts and stores jobs."
+    )
+    lease_seconds: float = Field(
+        30.0, gt=0, description="A claimed job's lease; the worker renews it every third of it."
+    )
+    poll_seconds: float = Field(
+        1.0, gt=0, description="How often an idle worker looks for queued jobs."
+    )
+    max_attempts: int = Field(
+        3, ge=1, description="Runs of one job before a lost lease ends it as error."
+    )
+    keyframe_credits_per_second: float = Field(
+        0.0, ge=0, description="credits_used per second of video made by the keyframe engine."
+    )
+    max_pixels: int = Field(
+        40_000_000, gt=0, description="Largest input image (width × height) accepted."
+    )
+    fetch_max_mb: float = Field(20.0, gt=0, description="Largest image download, in MiB.")
+    fetch_allow: str = Field(
+        "", description="Comma-separated CIDR ranges the fetcher may reach despite being private."
+    )
+    video_crf: int = Field(18, ge=0, le=51, description="x264 constant rate factor (quality).")
+    video_preset: str = Field("veryfast", description="x264 preset (speed/size trade-off).")
+    log_level: str = Field("INFO", description="Python logging level name.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir.resolve() / 'inbetween.db'}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.data_dir / "tmp"

@@ -1,0 +1,39 @@
+"""Videos as files in a local folder (the default)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from inbetween.errors import InfrastructureError
+
+__all__ = ["LocalArtifacts"]
+
+_KEY = re.compile(r"^[A-Za-z0-9_-]{1,128}\.mp4$")
+
+
+class LocalArtifacts:
+    """An ArtifactStore in one directory; keys are flat file names."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        if not _KEY.match(key):
+            raise ValueError(f"invalid artifact key {key!r}")
+        return self.root / key
+
+    def put(self, source: Path, key: str) -> None:
+        try:
+            os.replace(source, self._path(key))
+        except OSError as e:
+            raise InfrastructureError(f"could not store the video: {e}") from e
+
+    def local_path(self, key: str) -> Path | None:
+        path = self._path(key)
+        return path if path.is_file() else None
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)

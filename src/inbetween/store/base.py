@@ -1,0 +1,90 @@
+"""The JobStore and KeyStore protocols: the job store is the source of truth.
+
+Every state change is a conditional write (compare-and-set on status and lease owner), so
+any number of processes on any number of machines can share one store safely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from inbetween.jobs.models import Generation, ImageInput, Outcome, Stage
+
+__all__ = ["ApiKey", "JobStore", "KeyStore", "ReapResult", "worker_lost_message"]
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored API key (only its SHA-256 hash is kept)."""
+
+    id: str
+    name: str
+    key_hash: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ReapResult:
+    """What one reaper pass did: jobs put back in the queue, and jobs given up on."""
+
+    requeued: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+
+
+class JobStore(Protocol):
+    def create(self, generation: Generation, first: ImageInput, last: ImageInput) -> None:
+        """Store a new queued generation with its two inputs."""
+
+    def get(self, generation_id: str) -> Generation | None:
+        """The generation, or None when it does not exist."""
+
+    def inputs(self, generation_id: str) -> tuple[ImageInput, ImageInput]:
+        """The (first, last) inputs of a generation."""
+
+    def claim(self, worker_id: str, lease_seconds: float, now: float) -> Generation | None:
+        """Atomically move the oldest queued job to generating, leased to ``worker_id``."""
+
+    def renew(
+        self,
+        generation_id: str,
+        worker_id: str,
+        lease_seconds: float,
+        now: float,
+        *,
+        stage: Stage | None = None,
+        progress: int | None = None,
+    ) -> bool:
+        """Extend the lease (and record stage/progress); False when the lease was lost."""
+
+    def finish(self, generation_id: str, worker_id: str, outcome: Outcome, now: float) -> bool:
+        """End a leased job as completed or error; False when the lease was lost."""
+
+    def release(self, generation_id: str, worker_id: str, now: float) -> bool:
+        """Give a leased job back to the queue (infrastructure failure); False if lost."""
+
+    def reap(self, now: float, max_attempts: int) -> ReapResult:
+        """Requeue generating jobs whose lease expired; fail those out of attempts."""
+
+    def ping(self) -> None:
+        """Raise when the store cannot be reached."""
+
+
+class KeyStore(Protocol):
+    def add_key(self, key: ApiKey) -> None:
+        """Store a new API key."""
+
+    def key_by_hash(self, key_hash: str) -> ApiKey | None:
+        """The key with this SHA-256 hash, or None."""
+
+    def list_keys(self) -> list[ApiKey]:
+        """All keys, oldest first."""
+
+
+def worker_lost_message(attempts: int) -> str:
+    """error.message of a job given up on after ``attempts`` expired leases."""
+    return (
+        f"The worker running this generation stopped responding {attempts} times "
+        "(its lease expired each time), so it was not retried again. Submit it again, and "
+        "check the worker logs for crashes or out-of-memory kills."
+    )

@@ -1,0 +1,170 @@
+"""In-memory JobStore and KeyStore: the reference twin of the SQL store, for tests and embedding."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+from inbetween.jobs.models import (
+    Generation,
+    ImageInput,
+    Outcome,
+    Stage,
+    Status,
+    can_transition,
+)
+from inbetween.store.base import ApiKey, ReapResult, worker_lost_message
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """A JobStore and KeyStore held in a dict, safe across threads of one process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Generation] = {}
+        self._inputs: dict[str, tuple[ImageInput, ImageInput]] = {}
+        self._keys: dict[str, ApiKey] = {}
+
+    def create(self, generation: Generation, first: ImageInput, last: ImageInput) -> None:
+        with self._lock:
+            if generation.id in self._jobs:
+                raise KeyError(f"generation {generation.id} exists")
+            self._jobs[generation.id] = generation
+            self._inputs[generation.id] = (first, last)
+
+    def get(self, generation_id: str) -> Generation | None:
+        return self._jobs.get(generation_id)
+
+    def inputs(self, generation_id: str) -> tuple[ImageInput, ImageInput]:
+        return self._inputs[generation_id]
+
+    def claim(self, worker_id: str, lease_seconds: float, now: float) -> Generation | None:
+        with self._lock:
+            queued = [g for g in self._jobs.values() if g.status is Status.QUEUED]
+            if not queued:
+                return None
+            job = min(queued, key=lambda g: (g.created_at, g.id))
+            claimed = dataclasses.replace(
+                job,
+                status=Status.GENERATING,
+                stage=Stage.FETCHING,
+                lease_owner=worker_id,
+                lease_expires_at=now + lease_seconds,
+                attempts=job.attempts + 1,
+                updated_at=now,
+            )
+            self._jobs[job.id] = claimed
+            return claimed
+
+    def _leased(self, generation_id: str, worker_id: str) -> Generation | None:
+        job = self._jobs.get(generation_id)
+        if job is None or job.status is not Status.GENERATING or job.lease_owner != worker_id:
+            return None
+        return job
+
+    def renew(
+        self,
+        generation_id: str,
+        worker_id: str,
+        lease_seconds: float,
+        now: float,
+        *,
+        stage: Stage | None = None,
+        progress: int | None = None,
+    ) -> bool:
+        with self._lock:
+            job = self._leased(generation_id, worker_id)
+            if job is None:
+                return False
+            self._jobs[generation_id] = dataclasses.replace(
+                job,
+                lease_expires_at=now + lease_seconds,
+                stage=stage or job.stage,
+                progress=job.progress if progress is None else progress,
+                updated_at=now,
+            )
+            return True
+
+    def finish(self, generation_id: str, worker_id: str, outcome: Outcome, now: float) -> bool:
+        with self._lock:
+            job = self._leased(generation_id, worker_id)
+            if job is None or not can_transition(job.status, outcome.status):
+                return False
+            self._jobs[generation_id] = dataclasses.replace(
+                job,
+                status=outcome.status,
+                stage=Stage.DONE,
+                progress=100 if outcome.status is Status.COMPLETED else job.progress,
+                engine=outcome.engine,
+                video_token=outcome.video_token,
+                error_name=outcome.error_name,
+                error_message=outcome.error_message,
+                warnings=outcome.warnings,
+                credits_used=outcome.credits_used,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+                finished_at=now,
+            )
+            return True
+
+    def release(self, generation_id: str, worker_id: str, now: float) -> bool:
+        with self._lock:
+            job = self._leased(generation_id, worker_id)
+            if job is None:
+                return False
+            self._jobs[generation_id] = _requeued(job, now)
+            return True
+
+    def reap(self, now: float, max_attempts: int) -> ReapResult:
+        requeued: list[str] = []
+        failed: list[str] = []
+        with self._lock:
+            for job in list(self._jobs.values()):
+                expired = job.lease_expires_at is not None and job.lease_expires_at < now
+                if job.status is not Status.GENERATING or not expired:
+                    continue
+                if job.attempts >= max_attempts:
+                    self._jobs[job.id] = dataclasses.replace(
+                        _requeued(job, now),
+                        status=Status.ERROR,
+                        stage=Stage.DONE,
+                        error_name="WorkerLost",
+                        error_message=worker_lost_message(job.attempts),
+                        finished_at=now,
+                    )
+                    failed.append(job.id)
+                else:
+                    self._jobs[job.id] = _requeued(job, now)
+                    requeued.append(job.id)
+        return ReapResult(tuple(requeued), tuple(failed))
+
+    def ping(self) -> None:
+        return None
+
+    def add_key(self, key: ApiKey) -> None:
+        with self._lock:
+            if any(k.key_hash == key.key_hash for k in self._keys.values()):
+                raise KeyError("duplicate key hash")
+            self._keys[key.id] = key
+
+    def key_by_hash(self, key_hash: str) -> ApiKey | None:
+        return next((k for k in self._keys.values() if k.key_hash == key_hash), None)
+
+    def list_keys(self) -> list[ApiKey]:
+        return sorted(self._keys.values(), key=lambda k: (k.created_at, k.id))
+
+
+def _requeued(job: Generation, now: float) -> Generation:
+    return dataclasses.replace(
+        job,
+        status=Status.QUEUED,
+        stage=Stage.QUEUED,
+        progress=0,
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=now,
+    )
+

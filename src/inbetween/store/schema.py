@@ -1,0 +1,74 @@
+"""SQLAlchemy Core tables. Alembic migrations (``migrations/``) create them; keep both in step."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = ["api_keys", "generation_inputs", "generations", "metadata"]
+
+metadata = MetaData()
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+generations = Table(
+    "generations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("key_id", String(36), ForeignKey("api_keys.id"), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("negative_prompt", Text, nullable=True),
+    Column("aspect_ratio", String(8), nullable=False),
+    Column("duration", Integer, nullable=False),
+    Column("resolution", String(8), nullable=False),
+    Column("generate_audio", Boolean, nullable=False),
+    Column("provider", String(40), nullable=False),
+    Column("requested_seed", BigInteger, nullable=True),
+    Column("seed", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("progress", Integer, nullable=False),
+    Column("engine", String(100), nullable=True),
+    Column("video_token", String(64), nullable=True, unique=True),
+    Column("error_name", String(100), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("warnings", Text, nullable=False),
+    Column("credits_used", Float, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_owner", String(100), nullable=True),
+    Column("lease_expires_at", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Index("ix_generations_status_created", "status", "created_at", "id"),
+    Index("ix_generations_key", "key_id"),
+)
+
+generation_inputs = Table(
+    "generation_inputs",
+    metadata,
+    Column("generation_id", String(36), ForeignKey("generations.id"), primary_key=True),
+    Column("role", String(8), primary_key=True),
+    Column("url", Text, nullable=True),
+    Column("data", LargeBinary, nullable=True),
+)

@@ -1,0 +1,326 @@
+"""The SQL JobStore and KeyStore (SQLAlchemy 2 Core): SQLite by default, PostgreSQL alike.
+
+Each state change is one conditional UPDATE (status and lease owner in the WHERE clause), so
+claims and finishes stay atomic across threads, processes and machines.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from inbetween.errors import InfrastructureError
+from inbetween.jobs.models import (
+    Generation,
+    GenerationRequest,
+    ImageInput,
+    JobWarning,
+    Outcome,
+    Stage,
+    Status,
+    can_transition,
+)
+from inbetween.store.base import ApiKey, ReapResult, worker_lost_message
+from inbetween.store.schema import api_keys, generation_inputs, generations
+
+__all__ = ["SqlStore", "make_engine"]
+
+_G = generations.c
+
+
+def make_engine(url: str) -> Engine:
+    """An Engine for ``url``.
+
+    SQLite gets WAL, a busy timeout, foreign keys, and ``BEGIN IMMEDIATE`` transactions: a
+    deferred transaction that reads and then writes fails at once (SQLITE_BUSY_SNAPSHOT)
+    when another process wrote in between, instead of waiting its turn.
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class SqlStore:
+    """JobStore + KeyStore over one SQLAlchemy Engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as e:
+            raise InfrastructureError(f"database error: {type(e).__name__}: {e}") from e
+
+    # -- jobs ------------------------------------------------------------------------------
+    def create(self, generation: Generation, first: ImageInput, last: ImageInput) -> None:
+        with self._tx() as conn:
+            conn.execute(insert(generations).values(**_to_row(generation)))
+            conn.execute(
+                insert(generation_inputs),
+                [
+                    {"generation_id": generation.id, "role": role, "url": i.url, "data": i.data}
+                    for role, i in (("first", first), ("last", last))
+                ],
+            )
+
+    def get(self, generation_id: str) -> Generation | None:
+        with self._tx() as conn:
+            row = conn.execute(select(generations).where(_G.id == generation_id)).first()
+        return None if row is None else _from_row(row._mapping)
+
+    def inputs(self, generation_id: str) -> tuple[ImageInput, ImageInput]:
+        c = generation_inputs.c
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(c.role, c.url, c.data).where(c.generation_id == generation_id)
+            ).all()
+        found = {r.role: ImageInput(url=r.url, data=r.data) for r in rows}
+        return found["first"], found["last"]
+
+    def claim(self, worker_id: str, lease_seconds: float, now: float) -> Generation | None:
+        while True:
+            with self._tx() as conn:
+                candidate = conn.execute(
+                    select(_G.id)
+                    .where(_G.status == Status.QUEUED.value)
+                    .order_by(_G.created_at, _G.id)
+                    .limit(1)
+                ).scalar()
+                if candidate is None:
+                    return None
+                won = conn.execute(
+                    update(generations)
+                    .where(_G.id == candidate, _G.status == Status.QUEUED.value)
+                    .values(
+                        status=Status.GENERATING.value,
+                        stage=Stage.FETCHING.value,
+                        lease_owner=worker_id,
+                        lease_expires_at=now + lease_seconds,
+                        attempts=_G.attempts + 1,
+                        updated_at=now,
+                    )
+                ).rowcount
+            if won == 1:
+                return self.get(candidate)
+            # another worker took it between SELECT and UPDATE: try the next one
+
+    def renew(
+        self,
+        generation_id: str,
+        worker_id: str,
+        lease_seconds: float,
+        now: float,
+        *,
+        stage: Stage | None = None,
+        progress: int | None = None,
+    ) -> bool:
+        values: dict[str, Any] = {"lease_expires_at": now + lease_seconds, "updated_at": now}
+        if stage is not None:
+            values["stage"] = stage.value
+        if progress is not None:
+            values["progress"] = progress
+        return self._update_leased(generation_id, worker_id, values)
+
+    def finish(self, generation_id: str, worker_id: str, outcome: Outcome, now: float) -> bool:
+        values: dict[str, Any] = {
+            "status": outcome.status.value,
+            "stage": Stage.DONE.value,
+            "engine": outcome.engine,
+            "video_token": outcome.video_token,
+            "error_name": outcome.error_name,
+            "error_message": outcome.error_message,
+            "warnings": _dump_warnings(outcome.warnings),
+            "credits_used": outcome.credits_used,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+            "finished_at": now,
+        }
+        if outcome.status is Status.COMPLETED:
+            values["progress"] = 100
+        return self._update_leased(generation_id, worker_id, values, target=outcome.status)
+
+    def release(self, generation_id: str, worker_id: str, now: float) -> bool:
+        return self._update_leased(
+            generation_id, worker_id, _requeue_values(now), target=Status.QUEUED
+        )
+
+    def _update_leased(
+        self,
+        generation_id: str,
+        worker_id: str,
+        values: dict[str, Any],
+        target: Status = Status.GENERATING,
+    ) -> bool:
+        if target is not Status.GENERATING and not can_transition(Status.GENERATING, target):
+            raise ValueError(f"a generating job cannot become {target}")
+        with self._tx() as conn:
+            count = conn.execute(
+                update(generations)
+                .where(
+                    _G.id == generation_id,
+                    _G.status == Status.GENERATING.value,
+                    _G.lease_owner == worker_id,
+                )
+                .values(**values)
+            ).rowcount
+        return bool(count == 1)
+
+    def reap(self, now: float, max_attempts: int) -> ReapResult:
+        expired = (_G.status == Status.GENERATING.value) & (_G.lease_expires_at < now)
+        with self._tx() as conn:
+            failed = conn.execute(
+                select(_G.id, _G.attempts).where(expired, _G.attempts >= max_attempts)
+            ).all()
+            for job_id, attempts in failed:
+                conn.execute(
+                    update(generations)
+                    .where(_G.id == job_id, expired)
+                    .values(
+                        **_requeue_values(now),
+                        status=Status.ERROR.value,
+                        stage=Stage.DONE.value,
+                        error_name="WorkerLost",
+                        error_message=worker_lost_message(attempts),
+                        finished_at=now,
+                    )
+                )
+            requeued = conn.execute(
+                update(generations)
+                .where(expired, _G.attempts < max_attempts)
+                .values(**_requeue_values(now))
+                .returning(_G.id)
+            ).scalars().all()
+        return ReapResult(tuple(requeued), tuple(job_id for job_id, _ in failed))
+
+    def ping(self) -> None:
+        with self._tx() as conn:
+            conn.execute(text("SELECT 1"))
+
+    # -- keys ------------------------------------------------------------------------------
+    def add_key(self, key: ApiKey) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                insert(api_keys).values(
+                    id=key.id, name=key.name, key_hash=key.key_hash, created_at=key.created_at
+                )
+            )
+
+    def key_by_hash(self, key_hash: str) -> ApiKey | None:
+        with self._tx() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.key_hash == key_hash)).first()
+        return None if row is None else ApiKey(**row._mapping)
+
+    def list_keys(self) -> list[ApiKey]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+            ).all()
+        return [ApiKey(**r._mapping) for r in rows]
+
+
+def _requeue_values(now: float) -> dict[str, Any]:
+    return {
+        "status": Status.QUEUED.value,
+        "stage": Stage.QUEUED.value,
+        "progress": 0,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+
+
+def _dump_warnings(warnings: tuple[JobWarning, ...]) -> str:
+    return json.dumps([{"code": w.code, "message": w.message} for w in warnings])
+
+
+def _to_row(g: Generation) -> dict[str, Any]:
+    r = g.request
+    return {
+        "id": g.id,
+        "key_id": g.key_id,
+        "model": r.model,
+        "prompt": r.prompt,
+        "negative_prompt": r.negative_prompt,
+        "aspect_ratio": r.aspect_ratio,
+        "duration": r.duration,
+        "resolution": r.resolution,
+        "generate_audio": r.generate_audio,
+        "provider": r.provider,
+        "requested_seed": r.seed,
+        "seed": g.seed,
+        "status": g.status.value,
+        "stage": g.stage.value,
+        "progress": g.progress,
+        "engine": g.engine,
+        "video_token": g.video_token,
+        "error_name": g.error_name,
+        "error_message": g.error_message,
+        "warnings": _dump_warnings(g.warnings),
+        "credits_used": g.credits_used,
+        "attempts": g.attempts,
+        "lease_owner": g.lease_owner,
+        "lease_expires_at": g.lease_expires_at,
+        "created_at": g.created_at,
+        "updated_at": g.updated_at,
+        "finished_at": g.finished_at,
+    }
+
+
+def _from_row(row: Mapping[str, Any]) -> Generation:
+    request = GenerationRequest(
+        model=row["model"],
+        prompt=row["prompt"],
+        aspect_ratio=row["aspect_ratio"],
+        duration=row["duration"],
+        resolution=row["resolution"],
+        generate_audio=bool(row["generate_audio"]),
+        provider=row["provider"],
+        negative_prompt=row["negative_prompt"],
+        seed=row["requested_seed"],
+    )
+    return Generation(
+        id=row["id"],
+        key_id=row["key_id"],
+        request=request,
+        seed=row["seed"],
+        status=Status(row["status"]),
+        stage=Stage(row["stage"]),
+        progress=row["progress"],
+        engine=row["engine"],
+        video_token=row["video_token"],
+        error_name=row["error_name"],
+        error_message=row["error_message"],
+        warnings=tuple(JobWarning(**w) for w in json.loads(row["warnings"])),
+        credits_used=row["credits_used"],
+        attempts=row["attempts"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        finished_at=row["finished_at"],
+    )

@@ -1,0 +1,198 @@
+"""Run one generation end to end: claim → fetch → render → encode → store → finish.
+
+Knows nothing of HTTP. The job's lease is renewed by a heartbeat thread while it runs; if
+the lease is lost (another worker took the job over) the run stops and writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from inbetween.engines.base import Engine, EngineRequest
+from inbetween.engines.registry import route
+from inbetween.errors import InfrastructureError, InvalidRequest, JobFailure
+from inbetween.jobs.models import FPS, Generation, ImageInput, Outcome, Stage, Status
+from inbetween.log import event
+from inbetween.media.fetch import parse_allow
+from inbetween.pipeline import load_image, render_to_file
+from inbetween.settings import Settings
+from inbetween.storage.base import ArtifactStore
+from inbetween.store.base import JobStore
+
+__all__ = ["Interrupted", "Worker"]
+
+log = logging.getLogger("inbetween.worker")
+Clock = Callable[[], float]
+
+
+class Interrupted(Exception):
+    """The run must stop: the lease was lost, or the process is shutting down."""
+
+
+class _Lease:
+    """Keeps a job's lease alive from a background thread and records progress."""
+
+    def __init__(self, worker: Worker, job_id: str) -> None:
+        self.worker, self.job_id = worker, job_id
+        self.lost = False
+        self._done = threading.Event()
+        self._last_progress = -1
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{job_id}", daemon=True)
+        self._thread.start()
+
+    def _renew(self, **changes: object) -> None:
+        w = self.worker
+        try:
+            ok = w.store.renew(self.job_id, w.worker_id, w.settings.lease_seconds, w.clock(),
+                               **changes)  # type: ignore[arg-type]
+        except InfrastructureError as e:  # keep trying until the lease runs out
+            event(log, "lease.renew_failed", level=logging.WARNING, job=self.job_id, error=str(e))
+            return
+        if not ok:
+            self.lost = True
+
+    def _beat(self) -> None:
+        interval = self.worker.settings.lease_seconds / 3
+        while not self._done.wait(interval):
+            self._renew()
+
+    def update(self, stage: Stage, progress: int) -> None:
+        """Record stage and progress (when progress moved); raise Interrupted if we must stop."""
+        if progress != self._last_progress:
+            self._last_progress = progress
+            self._renew(stage=stage, progress=progress)
+        if self.lost:
+            raise Interrupted("lease lost")
+        if self.worker.stopping.is_set():
+            raise Interrupted("shutting down")
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+class Worker:
+    """Claims and runs jobs from a JobStore."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: JobStore,
+        artifacts: ArtifactStore,
+        engines: Mapping[str, Engine],
+        *,
+        worker_id: str | None = None,
+        clock: Clock = time.time,
+        stopping: threading.Event | None = None,
+    ) -> None:
+        self.settings, self.store, self.artifacts, self.engines = settings, store, artifacts, engines
+        self.worker_id = worker_id or f"{uuid.uuid4().hex[:12]}"
+        self.clock = clock
+        self.stopping = stopping or threading.Event()
+        self.tmp_dir = settings.tmp_dir
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def run_once(self) -> bool:
+        """Claim and run the oldest queued job; False when there was none."""
+        job = self.store.claim(self.worker_id, self.settings.lease_seconds, self.clock())
+        if job is None:
+            return False
+        self.run(job)
+        return True
+
+    def run(self, job: Generation) -> None:
+        """Run a claimed job to its end (or give it back when interrupted)."""
+        event(log, "job.started", job=job.id, worker=self.worker_id, attempt=job.attempts)
+        self._remove_partials(job.id)
+        tmp = self.tmp_dir / f"{job.id}.{self.worker_id}.part.mp4"
+        lease = _Lease(self, job.id)
+        try:
+            outcome = self._outcome(job, tmp, lease)
+        except Interrupted as e:
+            event(log, "job.interrupted", job=job.id, reason=str(e))
+            if not lease.lost:
+                self.store.release(job.id, self.worker_id, self.clock())
+            return
+        except InfrastructureError as e:
+            event(log, "job.released", level=logging.WARNING, job=job.id, error=str(e))
+            self.store.release(job.id, self.worker_id, self.clock())
+            return
+        finally:
+            lease.stop()
+            tmp.unlink(missing_ok=True)
+        if not self.store.finish(job.id, self.worker_id, outcome, self.clock()):
+            event(log, "job.lease_lost", level=logging.WARNING, job=job.id)
+            if outcome.video_token:
+                self.artifacts.delete(f"{outcome.video_token}.mp4")
+            return
+        event(log, "job.finished", job=job.id, status=outcome.status.value,
+              error=outcome.error_name)
+
+    def _outcome(self, job: Generation, tmp: Path, lease: _Lease) -> Outcome:
+        try:
+            return self._generate(job, tmp, lease)
+        except JobFailure as e:
+            return Outcome(Status.ERROR, error_name=e.name, error_message=e.message)
+        except InvalidRequest as e:  # e.g. a provider removed since submission
+            return Outcome(Status.ERROR, error_name=e.name, error_message=e.message)
+        except (Interrupted, InfrastructureError):
+            raise
+        except Exception as e:
+            event(log, "job.engine_failed", level=logging.ERROR, exc=True, job=job.id)
+            return Outcome(
+                Status.ERROR,
+                error_name="EngineError",
+                error_message=f"the engine failed: {type(e).__name__}: {e}",
+            )
+
+    def _generate(self, job: Generation, tmp: Path, lease: _Lease) -> Outcome:
+        req = job.request
+        chosen = route(req.model, req.provider)
+        engine = self.engines[chosen.engine]
+        # 1. fetch and decode the inputs
+        lease.update(Stage.FETCHING, 1)
+        first_input, last_input = self.store.inputs(job.id)
+        first = self._load(first_input, "image_url")
+        last = self._load(last_input, "last_image_url")
+        # 2. analyse, render and encode, streaming
+        width, height = req.size
+        engine_request = EngineRequest(
+            prompt=req.prompt, width=width, height=height, fps=FPS,
+            frame_count=req.frame_count, seed=job.seed, generate_audio=req.generate_audio,
+            negative_prompt=req.negative_prompt,
+        )
+        clip = render_to_file(
+            engine, engine_request, first, last, tmp,
+            crf=self.settings.video_crf, preset=self.settings.video_preset, report=lease.update,
+        )
+        # 3. store
+        lease.update(Stage.STORING, 96)
+        token = secrets.token_urlsafe(24)
+        self.artifacts.put(tmp, f"{token}.mp4")
+        return Outcome(
+            Status.COMPLETED,
+            engine=engine.name,
+            video_token=token,
+            warnings=chosen.warnings + clip.warnings,
+            credits_used=round(req.duration * engine.credits_per_second, 6),
+        )
+
+    def _load(self, source: ImageInput, field: str) -> np.ndarray:
+        return load_image(
+            source, field, max_pixels=self.settings.max_pixels,
+            max_bytes=int(self.settings.fetch_max_mb * 2**20),
+            allow=parse_allow(self.settings.fetch_allow),
+        )
+
+    def _remove_partials(self, job_id: str) -> None:
+        """Delete temporary files left by earlier attempts whose workers died."""
+        for stale in self.tmp_dir.glob(f"{job_id}.*.part.mp4"):
+            stale.unlink(missing_ok=True)
