@@ -62,6 +62,8 @@ def encode_mp4(
                 format="yuv420p", dst_colorspace="itu709", dst_color_range="MPEG"
             )
             frame.pts = index
+            if index == frame_count - 1:  # the last keyframe gets an I-frame's quality
+                frame.pict_type = av.video.frame.PictureType.I
             out.mux(video.encode(frame))
             if sound is not None and audio is not None:
                 _mux_audio(out, sound, audio[:, index * per_frame : (index + 1) * per_frame],

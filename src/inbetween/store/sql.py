@@ -201,12 +201,14 @@ class SqlStore:
                     update(generations)
                     .where(_G.id == job_id, expired)
                     .values(
-                        **_requeue_values(now),
-                        status=Status.ERROR.value,
-                        stage=Stage.DONE.value,
-                        error_name="WorkerLost",
-                        error_message=worker_lost_message(attempts),
-                        finished_at=now,
+                        {
+                            **_requeue_values(now),
+                            "status": Status.ERROR.value,
+                            "stage": Stage.DONE.value,
+                            "error_name": "WorkerLost",
+                            "error_message": worker_lost_message(attempts),
+                            "finished_at": now,
+                        }
                     )
                 )
             requeued = conn.execute(

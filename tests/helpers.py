@@ -1,0 +1,112 @@
+"""Test helpers that are not fixtures: decoding MP4s, waiting on conditions, loopback servers."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import av
+import numpy as np
+
+T = TypeVar("T")
+
+
+@dataclass
+class Decoded:
+    frames: list[np.ndarray]
+    fps: float
+    width: int
+    height: int
+    pix_fmt: str
+    codec: str
+    video_seconds: float
+    audio: dict[str, float] | None
+
+
+def decode_mp4(path: Path | str, keep: Callable[[int], bool] | None = None) -> Decoded:
+    """Decode every frame (RGB) and describe the streams of an MP4."""
+    frames: list[np.ndarray] = []
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        audio = None
+        if container.streams.audio:
+            a = container.streams.audio[0]
+            samples = sum(f.samples for f in container.decode(a))
+            audio = {
+                "sample_rate": float(a.codec_context.sample_rate),
+                "channels": float(a.codec_context.channels),
+                "seconds": samples / a.codec_context.sample_rate,
+                "codec_aac": float(a.codec_context.name == "aac"),
+            }
+            container.seek(0)
+        count = 0
+        for frame in container.decode(video):
+            if keep is None or keep(count):
+                frames.append(frame.to_ndarray(format="rgb24"))
+            count += 1
+        return Decoded(
+            frames=frames,
+            fps=float(video.average_rate),
+            width=video.codec_context.width,
+            height=video.codec_context.height,
+            pix_fmt=video.codec_context.pix_fmt,
+            codec=video.codec_context.name,
+            video_seconds=count / float(video.average_rate),
+            audio=audio,
+        )
+
+
+def wait_for(condition: Callable[[], T | None], timeout: float, what: str,
+             interval: float = 0.05) -> T:
+    """Poll ``condition`` until it returns a truthy value; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def static_server(routes: dict[str, tuple[int, str, bytes]]) -> Iterator[str]:
+    """A real HTTP server on loopback answering ``path -> (status, content_type, body)``."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, content_type, body = routes.get(self.path, (404, "text/plain", b"nope"))
+            self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", content_type)
+            else:
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inbetween.media.audio import SAMPLE_RATE, room_tone
+from inbetween.media.images import fit_to_canvas
+from inbetween.media.video import encode_mp4, prefetch
+from tests.conftest import psnr
+from tests.helpers import decode_mp4, wait_for
+
+
+def test_room_tone_is_quiet_stereo_and_deterministic() -> None:
+    tone = room_tone(4, seed=7)
+    assert tone.shape == (2, 4 * SAMPLE_RATE) and tone.dtype == np.float32
+    rms_db = 20 * np.log10(np.sqrt(np.mean(tone.astype(np.float64) ** 2)))
+    assert -52 < rms_db < -44
+    assert np.array_equal(tone, room_tone(4, seed=7))
+    assert not np.array_equal(tone, room_tone(4, seed=8))
+    assert abs(tone[:, 0]).max() < 1e-6 and abs(tone[:, -1]).max() < 1e-6  # faded, no click
+
+
+@pytest.mark.parametrize("with_audio", [True, False])
+def test_encode_roundtrip(tmp_path: Path, photos: dict[str, np.ndarray], with_audio: bool) -> None:
+    a = fit_to_canvas(photos["astronaut"], 1280, 720)
+    b = fit_to_canvas(photos["coffee"], 1280, 720)
+    frames = [a] * 47 + [b]
+    out = tmp_path / "x.mp4"
+    seen: list[int] = []
+    encode_mp4(out, iter(frames), width=1280, height=720, fps=24, frame_count=48,
+               audio=room_tone(2, seed=1) if with_audio else None, on_frame=seen.append)
+    assert seen == list(range(48))
+    got = decode_mp4(out)
+    assert (len(got.frames), got.fps, got.width, got.height) == (48, 24.0, 1280, 720)
+    assert (got.codec, got.pix_fmt) == ("h264", "yuv420p")
+    assert psnr(got.frames[0], a) >= 35 and psnr(got.frames[-1], b) >= 35
+    if with_audio:
+        assert got.audio is not None
+        assert got.audio["sample_rate"] == 48000 and got.audio["channels"] == 2
+        assert abs(got.audio["seconds"] - 2.0) < 0.03
+    else:
+        assert got.audio is None
+    assert out.read_bytes()[4:8] == b"ftyp"
+    head = out.read_bytes()[:4096]
+    assert b"moov" in head  # +faststart: the index comes before the media data
+
+
+def test_encode_refuses_the_wrong_number_of_frames(tmp_path: Path) -> None:
+    frame = np.zeros((64, 64, 3), np.uint8)
+    with pytest.raises(ValueError, match="produced 3 frames, 4 expected"):
+        encode_mp4(tmp_path / "x.mp4", iter([frame] * 3), width=64, height=64, fps=24,
+                   frame_count=4)
+    with pytest.raises(ValueError, match="expected \\(64, 64, 3\\) uint8"):
+        encode_mp4(tmp_path / "y.mp4", iter([frame[:32]]), width=64, height=64, fps=24,
+                   frame_count=1)
+
+
+def test_prefetch_keeps_order_bounds_memory_and_reraises() -> None:
+    produced: list[int] = []
+
+    def items():  # type: ignore[no-untyped-def]
+        for i in range(10):
+            produced.append(i)
+            yield i
+
+    it = prefetch(items(), depth=2)
+    assert next(it) == 0
+    # one consumed, two queued, and the producer blocked putting the fourth: no further
+    wait_for(lambda: len(produced) >= 4, timeout=10, what="the producer to fill the queue")
+    assert produced == [0, 1, 2, 3]
+    assert list(it) == list(range(1, 10))
+
+    def failing():  # type: ignore[no-untyped-def]
+        yield 1
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        list(prefetch(failing()))

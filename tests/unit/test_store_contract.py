@@ -1,0 +1,171 @@
+"""One contract, every JobStore/KeyStore implementation (memory and SQLite here)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from inbetween.jobs.models import (
+    Generation,
+    GenerationRequest,
+    ImageInput,
+    JobWarning,
+    Outcome,
+    Stage,
+    Status,
+)
+from inbetween.settings import Settings
+from inbetween.store import MemoryStore, SqlStore, open_store
+from inbetween.store.base import ApiKey
+
+LEASE = 30.0
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStore | SqlStore]:
+    if request.param == "memory":
+        s: MemoryStore | SqlStore = MemoryStore()
+    else:
+        s = open_store(Settings(data_dir=tmp_path / "d"))
+    s.add_key(ApiKey("k1", "one", "h" * 64, 1.0))
+    yield s
+    if isinstance(s, SqlStore):
+        s.engine.dispose()
+
+
+def _job(job_id: str, created: float, **overrides: object) -> Generation:
+    request = GenerationRequest(model="inbetween/keyframe", prompt="p", seed=None)
+    values: dict[str, object] = {"id": job_id, "key_id": "k1", "request": request, "seed": 5,
+                                 "created_at": created, "updated_at": created}
+    values.update(overrides)
+    return Generation(**values)  # type: ignore[arg-type]
+
+
+FIRST, LAST = ImageInput(data=b"\x89PNG..."), ImageInput(url="https://example.com/b.jpg")
+
+
+def test_create_get_and_inputs_roundtrip(store: MemoryStore | SqlStore) -> None:
+    job = _job("a", 10.0, request=GenerationRequest(
+        model="google/veo-3.1-first-last-image-to-video", prompt="“Hello” 🌍", aspect_ratio="9:16",
+        duration=4, resolution="720p", generate_audio=False, provider="local",
+        negative_prompt="blur", seed=2**32 - 1))
+    store.create(job, FIRST, LAST)
+    assert store.get("a") == job
+    assert store.inputs("a") == (FIRST, LAST)
+    assert store.get("missing") is None
+
+
+def test_claim_is_fifo_and_leases(store: MemoryStore | SqlStore) -> None:
+    store.create(_job("late", 20.0), FIRST, LAST)
+    store.create(_job("early", 10.0), FIRST, LAST)
+    claimed = store.claim("w1", LEASE, now=100.0)
+    assert claimed is not None and claimed.id == "early"
+    assert (claimed.status, claimed.stage, claimed.lease_owner) == (
+        Status.GENERATING, Stage.FETCHING, "w1")
+    assert claimed.lease_expires_at == 130.0 and claimed.attempts == 1
+    assert store.claim("w2", LEASE, 100.0).id == "late"  # type: ignore[union-attr]
+    assert store.claim("w3", LEASE, 100.0) is None
+
+
+def test_each_job_is_claimed_exactly_once_under_contention(
+    store: MemoryStore | SqlStore,
+) -> None:
+    for i in range(20):
+        store.create(_job(f"j{i:02d}", float(i)), FIRST, LAST)
+    claims: list[str] = []
+    lock = threading.Lock()
+
+    def claimer(name: str) -> None:
+        while (job := store.claim(name, LEASE, 1.0)) is not None:
+            with lock:
+                claims.append(job.id)
+
+    threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claims) == [f"j{i:02d}" for i in range(20)]
+
+
+def test_renew_and_finish_need_the_lease(store: MemoryStore | SqlStore) -> None:
+    store.create(_job("a", 1.0), FIRST, LAST)
+    store.claim("w1", LEASE, 100.0)
+    assert store.renew("a", "w1", LEASE, 110.0, stage=Stage.RENDERING, progress=40)
+    job = store.get("a")
+    assert job is not None
+    assert (job.stage, job.progress, job.lease_expires_at) == (Stage.RENDERING, 40, 140.0)
+    assert not store.renew("a", "intruder", LEASE, 110.0)
+    done = Outcome(Status.COMPLETED, engine="e", video_token="tok",
+                   warnings=(JobWarning("c", "m"),), credits_used=2.5)
+    assert not store.finish("a", "intruder", done, 120.0)
+    assert store.finish("a", "w1", done, 120.0)
+    job = store.get("a")
+    assert job is not None
+    assert (job.status, job.progress, job.video_token, job.engine) == (
+        Status.COMPLETED, 100, "tok", "e")
+    assert job.warnings == (JobWarning("c", "m"),) and job.credits_used == 2.5
+    assert job.finished_at == 120.0 and job.lease_owner is None
+    # a finished job cannot be finished, renewed or released again
+    assert not store.finish("a", "w1", Outcome(Status.ERROR, error_name="X"), 121.0)
+    assert not store.renew("a", "w1", LEASE, 121.0)
+    assert not store.release("a", "w1", 121.0)
+
+
+def test_error_outcome_keeps_name_and_message(store: MemoryStore | SqlStore) -> None:
+    store.create(_job("a", 1.0), FIRST, LAST)
+    store.claim("w1", LEASE, 1.0)
+    store.renew("a", "w1", LEASE, 1.0, progress=30)
+    assert store.finish("a", "w1", Outcome(Status.ERROR, error_name="InvalidImage",
+                                           error_message="image_url: bad"), 2.0)
+    job = store.get("a")
+    assert job is not None
+    assert (job.status, job.error_name, job.error_message, job.progress) == (
+        Status.ERROR, "InvalidImage", "image_url: bad", 30)
+
+
+def test_release_puts_the_job_back(store: MemoryStore | SqlStore) -> None:
+    store.create(_job("a", 1.0), FIRST, LAST)
+    store.claim("w1", LEASE, 1.0)
+    assert store.release("a", "w1", 2.0)
+    job = store.get("a")
+    assert job is not None and (job.status, job.lease_owner, job.progress) == (
+        Status.QUEUED, None, 0)
+    assert store.claim("w2", LEASE, 3.0).attempts == 2  # type: ignore[union-attr]
+
+
+def test_reaper_requeues_expired_leases_then_gives_up(store: MemoryStore | SqlStore) -> None:
+    store.create(_job("a", 1.0), FIRST, LAST)
+    store.claim("w1", 10.0, now=0.0)  # expires at 10
+    assert store.reap(now=9.0, max_attempts=2).requeued == ()  # still leased
+    assert store.reap(now=11.0, max_attempts=2).requeued == ("a",)
+    assert not store.finish("a", "w1", Outcome(Status.COMPLETED), 12.0)  # w1 lost it
+    store.claim("w2", 10.0, now=20.0)  # second attempt, expires at 30
+    result = store.reap(now=31.0, max_attempts=2)
+    assert result.requeued == () and result.failed == ("a",)
+    job = store.get("a")
+    assert job is not None and job.status is Status.ERROR and job.error_name == "WorkerLost"
+    assert "stopped responding 2 times" in (job.error_message or "")
+
+
+def test_keys(store: MemoryStore | SqlStore) -> None:
+    store.add_key(ApiKey("k2", "two", "b" * 64, 2.0))
+    assert store.key_by_hash("b" * 64) == ApiKey("k2", "two", "b" * 64, 2.0)
+    assert store.key_by_hash("c" * 64) is None
+    assert [k.id for k in store.list_keys()] == ["k1", "k2"]
+    with pytest.raises(Exception):  # noqa: B017 - each store raises its own duplicate error
+        store.add_key(ApiKey("k3", "dup", "b" * 64, 3.0))
+
+
+def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "d")
+    first = open_store(settings)
+    first.add_key(ApiKey("k1", "one", "a" * 64, 1.0))
+    first.create(_job("a", 1.0), FIRST, LAST)
+    first.engine.dispose()
+    again = open_store(settings)  # migrations are idempotent
+    assert again.get("a") is not None and again.list_keys()[0].id == "k1"
+    again.engine.dispose()
