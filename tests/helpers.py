@@ -20,7 +20,9 @@ T = TypeVar("T")
 
 @dataclass
 class Decoded:
-    frames: list[np.ndarray]
+    first: np.ndarray
+    last: np.ndarray
+    frame_count: int
     fps: float
     width: int
     height: int
@@ -30,9 +32,8 @@ class Decoded:
     audio: dict[str, float] | None
 
 
-def decode_mp4(path: Path | str, keep: Callable[[int], bool] | None = None) -> Decoded:
-    """Decode every frame (RGB) and describe the streams of an MP4."""
-    frames: list[np.ndarray] = []
+def decode_mp4(path: Path | str) -> Decoded:
+    """Decode every frame of an MP4 (keeping the first and last, as RGB) and its audio."""
     with av.open(str(path)) as container:
         video = container.streams.video[0]
         audio = None
@@ -46,13 +47,17 @@ def decode_mp4(path: Path | str, keep: Callable[[int], bool] | None = None) -> D
                 "codec_aac": float(a.codec_context.name == "aac"),
             }
             container.seek(0)
-        count = 0
+        count, first, last = 0, None, None
         for frame in container.decode(video):
-            if keep is None or keep(count):
-                frames.append(frame.to_ndarray(format="rgb24"))
+            last = frame.to_ndarray(format="rgb24")
+            if first is None:
+                first = last
             count += 1
+        assert first is not None and last is not None, "no video frames"
         return Decoded(
-            frames=frames,
+            first=first,
+            last=last,
+            frame_count=count,
             fps=float(video.average_rate),
             width=video.codec_context.width,
             height=video.codec_context.height,

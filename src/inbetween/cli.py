@@ -31,8 +31,8 @@ err = Console(stderr=True)
 
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Database and videos. [env: INBETWEEN_DATA_DIR; "
-                 "default ./data]", show_default=False),
+    typer.Option("--data-dir", help="Database and videos. (env INBETWEEN_DATA_DIR, "
+                 "default ./data)", show_default=False),
 ]
 
 
@@ -54,14 +54,14 @@ def _fail(message: str, code: int = 2) -> Any:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Listen address. [env: INBETWEEN_HOST; "
-                                             "default 127.0.0.1]", show_default=False)] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port. [env: INBETWEEN_PORT; "
-                                             "default 8000]", show_default=False)] = None,
+    host: Annotated[str | None, typer.Option(help="Listen address. (env INBETWEEN_HOST, "
+                                             "default 127.0.0.1)", show_default=False)] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port. (env INBETWEEN_PORT, "
+                                             "default 8000)", show_default=False)] = None,
     data_dir: DataDir = None,
     concurrency: Annotated[int | None, typer.Option(
         help="Jobs run at once in this process; 0 = only accept and store jobs. "
-        "[env: INBETWEEN_CONCURRENCY; default 1]", show_default=False)] = None,
+        "(env INBETWEEN_CONCURRENCY, default 1)", show_default=False)] = None,
 ) -> None:
     """Run the HTTP server with its in-process worker pool."""
     import uvicorn

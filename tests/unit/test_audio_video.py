@@ -33,9 +33,9 @@ def test_encode_roundtrip(tmp_path: Path, photos: dict[str, np.ndarray], with_au
                audio=room_tone(2, seed=1) if with_audio else None, on_frame=seen.append)
     assert seen == list(range(48))
     got = decode_mp4(out)
-    assert (len(got.frames), got.fps, got.width, got.height) == (48, 24.0, 1280, 720)
+    assert (got.frame_count, got.fps, got.width, got.height) == (48, 24.0, 1280, 720)
     assert (got.codec, got.pix_fmt) == ("h264", "yuv420p")
-    assert psnr(got.frames[0], a) >= 35 and psnr(got.frames[-1], b) >= 35
+    assert psnr(got.first, a) >= 35 and psnr(got.last, b) >= 35
     if with_audio:
         assert got.audio is not None
         assert got.audio["sample_rate"] == 48000 and got.audio["channels"] == 2

@@ -26,7 +26,7 @@ def require_key(
         raise Unauthorized()
     key = lookup_key(svc.store, credentials.credentials.strip())
     if key is None:
-        raise Unauthorized("unknown API key: check the key, or create one with "
-                           "`inbetween keys create --name NAME`")
+        raise Unauthorized("unknown API key: send `Authorization: Bearer <key>` with a key "
+                           "made by `inbetween keys create --name NAME`")
     request.state.key_id = key.id
     return key

@@ -17,9 +17,9 @@ router = APIRouter(tags=["files"])
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 
 
-@router.api_route(
+@router.head("/files/{token}.mp4", include_in_schema=False)
+@router.get(
     "/files/{token}.mp4",
-    methods=["GET", "HEAD"],
     response_class=FileResponse,
     responses={
         200: {"content": {"video/mp4": {}}, "description": "The MP4 (Range requests: 206)."},

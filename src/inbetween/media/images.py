@@ -68,20 +68,22 @@ def parse_image_field(value: str, field: str, max_pixels: int) -> ImageInput:
 
 def _b64decode(text: str, field: str, bare: bool = False) -> bytes:
     compact = re.sub(r"\s+", "", text).encode("ascii", "replace")
-    if not compact or not _B64_ALPHABET.match(compact):
+    try:
+        if not compact or not _B64_ALPHABET.match(compact):
+            raise ValueError("characters outside the Base64 alphabet")
+        padded = compact + b"=" * (-len(compact) % 4)
+        if b"-" in compact or b"_" in compact:
+            return base64.urlsafe_b64decode(padded)
+        return base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError) as e:
         if bare:
             raise InvalidImage(
                 f"{field}: must be an http(s) URL, a data:image/...;base64 URL, or Base64-"
                 f"encoded image data ({_ACCEPTED_TEXT})",
                 field=field,
-            )
-        raise InvalidImage(f"{field}: the data URL's payload is not valid Base64", field=field)
-    try:
-        if b"-" in compact or b"_" in compact:
-            return base64.urlsafe_b64decode(compact + b"=" * (-len(compact) % 4))
-        return base64.b64decode(compact + b"=" * (-len(compact) % 4), validate=True)
-    except (binascii.Error, ValueError) as e:
-        raise InvalidImage(f"{field}: invalid Base64 ({e})", field=field) from e
+            ) from e
+        raise InvalidImage(f"{field}: the data URL's payload is not valid Base64",
+                           field=field) from e
 
 
 def check_image(data: bytes, field: str, max_pixels: int) -> Image.Image:

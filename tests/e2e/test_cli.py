@@ -1,0 +1,84 @@
+"""The `inbetween` command as a user runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from inbetween.media.images import fit_to_canvas
+from tests.conftest import encode, psnr
+from tests.e2e.conftest import Server, run_cli
+from tests.helpers import decode_mp4, wait_for
+
+
+def test_keys_create_honours_data_dir_env(tmp_path: Path) -> None:
+    data_dir = tmp_path / "fresh" / "nested"
+    result = run_cli("keys", "create", "--name", "alice",
+                     env={"INBETWEEN_DATA_DIR": str(data_dir)})
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip().splitlines()[-1]
+    assert key.startswith("ib_") and len(key) > 40 and " " not in key
+    assert (data_dir / "inbetween.db").is_file()
+    listed = run_cli("keys", "list", env={"INBETWEEN_DATA_DIR": str(data_dir)})
+    assert "alice" in listed.stdout and key not in listed.stdout  # only the hash is stored
+    assert key.encode() not in (data_dir / "inbetween.db").read_bytes()
+
+
+def test_serve_creates_and_prints_a_first_key_once(server: Server) -> None:
+    server.start(concurrency=0)
+    line = wait_for(
+        lambda: next((ln for ln in server.stdout_path.read_text().splitlines()
+                      if "Bearer " in ln), None), 30, "the first key to be printed")
+    key = line.split("Bearer ", 1)[1].strip()
+    response = httpx.get(f"{server.url}/v2/video/generations", params={"generation_id": "x"},
+                         headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert response.status_code == 404  # authenticated; the id is unknown
+    server.stop()
+    server.start(concurrency=0)
+    assert "Bearer " not in server.stdout_path.read_text()
+
+
+def test_generate_writes_a_video(tmp_path: Path, photos: dict[str, np.ndarray]) -> None:
+    (tmp_path / "a.png").write_bytes(encode(photos["rocket"]))
+    (tmp_path / "b.png").write_bytes(encode(photos["astronaut"]))
+    out = tmp_path / "out" / "clip.mp4"
+    result = run_cli("generate", "--first", str(tmp_path / "a.png"), "--last",
+                     str(tmp_path / "b.png"), "--prompt", "launch", "-o", str(out),
+                     "--resolution", "720p", "--aspect-ratio", "9:16", "--duration", "4",
+                     "--seed", "3", "--no-audio")
+    assert result.returncode == 0, result.stderr
+    assert "100%" in result.stderr and "wrote" in result.stderr
+    video = decode_mp4(out)
+    assert (video.width, video.height, video.frame_count, video.audio) == (720, 1280, 96, None)
+    assert psnr(video.first, fit_to_canvas(photos["rocket"], 720, 1280)) >= 35
+    assert psnr(video.last, fit_to_canvas(photos["astronaut"], 720, 1280)) >= 35
+    assert [p.name for p in out.parent.iterdir()] == ["clip.mp4"]  # no partial left
+
+
+def test_generate_rejects_bad_input_clearly(tmp_path: Path, photos: dict[str, np.ndarray]) -> None:
+    (tmp_path / "a.png").write_bytes(encode(photos["rocket"]))
+    (tmp_path / "not.png").write_bytes(b"hello")
+    base = ["generate", "--first", str(tmp_path / "a.png"), "--prompt", "x", "-o",
+            str(tmp_path / "o.mp4")]
+    cases = {
+        ("--last", str(tmp_path / "missing.png")): "--last: no such file",
+        ("--last", str(tmp_path / "not.png")): "--last: not a readable image",
+        ("--last", str(tmp_path / "a.png"), "--duration", "5"): "--duration 5 is not allowed; "
+        "use one of: 4, 6, 8",
+        ("--last", str(tmp_path / "a.png"), "--resolution", "4k"): "--resolution 4k is not",
+    }
+    for extra, message in cases.items():
+        result = run_cli(*base, *extra)
+        assert result.returncode == 2, result
+        assert message in " ".join(result.stderr.split()), result.stderr
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_help_explains_commands_and_env_vars() -> None:
+    top = run_cli("--help")
+    assert top.returncode == 0
+    assert all(word in top.stdout for word in ("serve", "generate", "keys"))
+    serve = run_cli("serve", "--help").stdout
+    assert "INBETWEEN_PORT" in serve and "INBETWEEN_CONCURRENCY" in serve
