@@ -9,11 +9,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from inbetween.engines.base import EngineRequest
 from inbetween.engines.keyframe import KeyframeEngine
 from inbetween.errors import InvalidImage, InvalidRequest
-from inbetween.jobs.models import ASPECT_RATIOS, DURATIONS, FPS, RESOLUTIONS, GenerationRequest
-from inbetween.jobs.models import ImageInput, JobWarning, Stage
+from inbetween.jobs.models import (
+    ASPECT_RATIOS,
+    DURATIONS,
+    FPS,
+    RESOLUTIONS,
+    GenerationRequest,
+    ImageInput,
+    JobWarning,
+    Stage,
+)
 from inbetween.jobs.service import MAX_SEED
 from inbetween.media.images import parse_image_field
 from inbetween.pipeline import load_image, render_to_file
@@ -102,7 +112,7 @@ def _check_choice(flag: str, value: object, allowed: tuple[object, ...]) -> None
         )
 
 
-def _load(value: str, flag: str, settings: Settings):  # type: ignore[no-untyped-def]
+def _load(value: str, flag: str, settings: Settings) -> np.ndarray:
     source: ImageInput
     if value.lower().startswith(("http://", "https://", "data:")):
         source = parse_image_field(value, flag, settings.max_pixels)

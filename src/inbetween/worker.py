@@ -48,11 +48,11 @@ class _Lease:
         self._thread = threading.Thread(target=self._beat, name=f"lease-{job_id}", daemon=True)
         self._thread.start()
 
-    def _renew(self, **changes: object) -> None:
+    def _renew(self, stage: Stage | None = None, progress: int | None = None) -> None:
         w = self.worker
         try:
             ok = w.store.renew(self.job_id, w.worker_id, w.settings.lease_seconds, w.clock(),
-                               **changes)  # type: ignore[arg-type]
+                               stage=stage, progress=progress)
         except InfrastructureError as e:  # keep trying until the lease runs out
             event(log, "lease.renew_failed", level=logging.WARNING, job=self.job_id, error=str(e))
             return
@@ -93,7 +93,8 @@ class Worker:
         clock: Clock = time.time,
         stopping: threading.Event | None = None,
     ) -> None:
-        self.settings, self.store, self.artifacts, self.engines = settings, store, artifacts, engines
+        self.settings, self.store = settings, store
+        self.artifacts, self.engines = artifacts, engines
         self.worker_id = worker_id or f"{uuid.uuid4().hex[:12]}"
         self.clock = clock
         self.stopping = stopping or threading.Event()

@@ -22,7 +22,8 @@ log = logging.getLogger("inbetween.api")
 _KNOWN_FIELDS = list(GenerationCreate.model_fields)
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorEnvelope, "description": "Invalid request: names the field and what is allowed."},
+    400: {"model": ErrorEnvelope,
+          "description": "Invalid request: names the field and what is allowed."},
     401: {"model": ErrorEnvelope, "description": "Missing or unknown API key."},
     404: {"model": ErrorEnvelope, "description": "No such generation for this key."},
 }
@@ -64,10 +65,9 @@ def describe_validation_error(errors: Sequence[Any]) -> InvalidRequest:
     kind = str(first.get("type", ""))
     field = loc[1] if len(loc) > 1 else None
     if kind == "json_invalid":
-        return InvalidRequest(
-            f"the request body is not valid JSON ({first.get('ctx', {}).get('error', '')})",
-            field=None,
-        )
+        ctx = first.get("ctx") or {}
+        detail = ctx.get("error", "") if isinstance(ctx, dict) else ""
+        return InvalidRequest(f"the request body is not valid JSON ({detail})", field=None)
     if field is None:
         return InvalidRequest(
             "the request body must be a JSON object with at least model, prompt, image_url "

@@ -4,18 +4,18 @@ from inbetween.jobs.models import (
     Generation,
     GenerationRequest,
     ImageInput,
+    JobWarning,
     Outcome,
     Stage,
     Status,
-    JobWarning,
 )
 
 __all__ = [
     "Generation",
     "GenerationRequest",
     "ImageInput",
+    "JobWarning",
     "Outcome",
     "Stage",
     "Status",
-    "JobWarning",
 ]

@@ -13,10 +13,10 @@ __all__ = [
     "Generation",
     "GenerationRequest",
     "ImageInput",
+    "JobWarning",
     "Outcome",
     "Stage",
     "Status",
-    "JobWarning",
     "can_transition",
     "sources_of",
 ]

@@ -145,7 +145,7 @@ def decode_image(data: bytes, field: str, max_pixels: int) -> np.ndarray:
 
 
 def fit_to_canvas(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Cover-crop ``image`` to ``width``×``height``: keep the aspect, crop the centre, no stretch."""
+    """Cover-crop ``image`` to ``width``×``height``: keep the aspect, crop the centre."""
     src_h, src_w = image.shape[:2]
     target_aspect = width / height
     if src_w / src_h > target_aspect:  # too wide: crop the sides

@@ -90,7 +90,7 @@ class SqlStore:
     def get(self, generation_id: str) -> Generation | None:
         with self._tx() as conn:
             row = conn.execute(select(generations).where(_G.id == generation_id)).first()
-        return None if row is None else _from_row(row._mapping)
+        return None if row is None else _from_row(dict(row._mapping))
 
     def inputs(self, generation_id: str) -> tuple[ImageInput, ImageInput]:
         c = generation_inputs.c

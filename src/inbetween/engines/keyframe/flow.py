@@ -38,7 +38,7 @@ def estimate_flows(first: np.ndarray, last: np.ndarray) -> FlowPair:
 
 def _upscale(flow: np.ndarray, width: int, height: int) -> np.ndarray:
     fx, fy = width / flow.shape[1], height / flow.shape[0]
-    big = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
+    big: np.ndarray = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
     big[..., 0] *= fx
     big[..., 1] *= fy
     return big
@@ -60,4 +60,5 @@ def synthesise(first: np.ndarray, last: np.ndarray, flows: FlowPair, t: float) -
     map1 = cv2.add(flows.grid, cv2.addWeighted(f01, (1 - t) ** 2, f10, -t * (1 - t), 0.0))
     warp0 = cv2.remap(first, map0, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     warp1 = cv2.remap(last, map1, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return cv2.addWeighted(warp0, 1 - t, warp1, t, 0.0)
+    frame: np.ndarray = cv2.addWeighted(warp0, 1 - t, warp1, t, 0.0)
+    return frame
