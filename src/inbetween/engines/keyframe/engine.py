@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from inbetween.engines.base import Clip, EngineRequest, ProgressCallback
-from inbetween.engines.keyframe.flow import FlowPair, estimate_flows, synthesise
+from inbetween.engines.keyframe.flow import FlowPair, Synthesiser, estimate_flows
 from inbetween.jobs.models import JobWarning
 from inbetween.media.audio import room_tone
 from inbetween.media.images import fit_to_canvas
@@ -78,5 +78,6 @@ class KeyframeEngine:
 
 
 def _frames(a: np.ndarray, b: np.ndarray, flows: FlowPair, count: int) -> Iterator[np.ndarray]:
+    frame_at = Synthesiser(a, b, flows)
     for i in range(count):
-        yield synthesise(a, b, flows, i / (count - 1))
+        yield frame_at(i / (count - 1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["FlowPair", "estimate_flows", "synthesise"]
+__all__ = ["FlowPair", "Synthesiser", "estimate_flows", "synthesise"]
 
 _FLOW_MAX_SIDE = 960  # flow is estimated at most at this size, then scaled up
 
@@ -51,14 +51,38 @@ def synthesise(first: np.ndarray, last: np.ndarray, flows: FlowPair, t: float) -
     (Super SloMo): F(t→0) = −(1−t)t·F01 + t²·F10, F(t→1) = (1−t)²·F01 − t(1−t)·F10.
     t = 0 and t = 1 return the keyframes themselves, exactly.
     """
-    if t <= 0.0:
-        return first
-    if t >= 1.0:
-        return last
-    f01, f10 = flows.forward, flows.backward
-    map0 = cv2.add(flows.grid, cv2.addWeighted(f01, -(1 - t) * t, f10, t * t, 0.0))
-    map1 = cv2.add(flows.grid, cv2.addWeighted(f01, (1 - t) ** 2, f10, -t * (1 - t), 0.0))
-    warp0 = cv2.remap(first, map0, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    warp1 = cv2.remap(last, map1, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    frame: np.ndarray = cv2.addWeighted(warp0, 1 - t, warp1, t, 0.0)
-    return frame
+    return Synthesiser(first, last, flows)(t)
+
+
+class Synthesiser:
+    """``synthesise`` for many ``t`` of one pair, reusing its work buffers between frames.
+
+    Not thread-safe: one instance per producing thread. Each call returns a new array.
+    """
+
+    def __init__(self, first: np.ndarray, last: np.ndarray, flows: FlowPair) -> None:
+        self.first, self.last, self.flows = first, last, flows
+        self._map0 = np.empty_like(flows.grid)
+        self._map1 = np.empty_like(flows.grid)
+        self._scratch = np.empty_like(flows.grid)
+        self._warp0 = np.empty_like(first)
+        self._warp1 = np.empty_like(last)
+
+    def __call__(self, t: float) -> np.ndarray:
+        if t <= 0.0:
+            return self.first.copy()
+        if t >= 1.0:
+            return self.last.copy()
+        self._map(self._map0, -(1 - t) * t, t * t)
+        self._map(self._map1, (1 - t) ** 2, -t * (1 - t))
+        cv2.remap(self.first, self._map0, None, cv2.INTER_LINEAR, dst=self._warp0,
+                  borderMode=cv2.BORDER_REPLICATE)
+        cv2.remap(self.last, self._map1, None, cv2.INTER_LINEAR, dst=self._warp1,
+                  borderMode=cv2.BORDER_REPLICATE)
+        frame: np.ndarray = cv2.addWeighted(self._warp0, 1 - t, self._warp1, t, 0.0)
+        return frame
+
+    def _map(self, out: np.ndarray, w01: float, w10: float) -> None:
+        """out = grid + w01·F01 + w10·F10, in place (no temporaries)."""
+        cv2.scaleAdd(self.flows.forward, w01, self.flows.grid, dst=self._scratch)
+        cv2.scaleAdd(self.flows.backward, w10, self._scratch, dst=out)
