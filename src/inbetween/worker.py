@@ -123,9 +123,13 @@ class Worker:
                 self.store.release(job.id, self.worker_id, self.clock())
             return
         except InfrastructureError as e:
-            event(log, "job.released", level=logging.WARNING, job=job.id, error=str(e))
-            self.store.release(job.id, self.worker_id, self.clock())
-            return
+            if job.attempts < self.settings.max_attempts:
+                event(log, "job.released", level=logging.WARNING, job=job.id, error=str(e))
+                self.store.release(job.id, self.worker_id, self.clock())
+                return
+            outcome = Outcome(Status.ERROR, error_name=e.name, error_message=(
+                f"{e.message} (gave up after {job.attempts} attempts; the server's storage or "
+                "database is failing: ask its operator to check the logs)"))
         finally:
             lease.stop()
             tmp.unlink(missing_ok=True)

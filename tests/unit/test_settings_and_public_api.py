@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import inbetween
+import inbetween.errors
+import inbetween.jobs
+import inbetween.store
+from inbetween.errors import InvalidRequest, NotFound, Unauthorized
+from inbetween.settings import Settings
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
+
+
+def test_settings_read_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("INBETWEEN_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("INBETWEEN_CONCURRENCY", "3")
+    settings = Settings()
+    assert settings.data_dir == tmp_path and settings.concurrency == 3
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path.resolve()}/inbetween.db"
+    assert Settings(concurrency=0).concurrency == 0  # explicit values win
+
+
+def test_invalid_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INBETWEEN_CONCURRENCY", "-1")
+    with pytest.raises(ValueError, match="concurrency"):
+        Settings()
+
+
+def test_every_setting_is_documented_with_its_default() -> None:
+    table = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(INBETWEEN_\w+)` \| ([^|]+) \|",
+                                                          DOCS.read_text(), re.M)}
+    fields = {f"INBETWEEN_{name.upper()}": info for name, info in Settings.model_fields.items()}
+    assert set(table) == set(fields)
+    for env, info in fields.items():
+        if info.default not in (None, ""):
+            shown = str(info.default).replace("data", "./data") if env.endswith("DATA_DIR") \
+                else str(info.default)
+            assert f"`{shown}`" in table[env], (env, table[env])
+
+
+def test_public_api_is_pinned() -> None:
+    assert inbetween.__all__ == ["__version__"]
+    assert sorted(inbetween.errors.__all__) == [
+        "EngineError", "ImageFetchError", "InbetweenError", "InfrastructureError",
+        "InvalidImage", "InvalidRequest", "JobFailure", "NotFound", "Unauthorized", "WorkerLost",
+    ]
+    assert sorted(inbetween.jobs.__all__) == [
+        "Generation", "GenerationRequest", "ImageInput", "JobWarning", "Outcome", "Stage",
+        "Status",
+    ]
+    assert sorted(inbetween.store.__all__) == [
+        "ApiKey", "JobStore", "KeyStore", "MemoryStore", "ReapResult", "SqlStore", "open_store",
+    ]
+
+
+def test_errors_carry_status_and_default_messages() -> None:
+    assert (InvalidRequest("x", field="f", allowed=[1]).status_code, Unauthorized().status_code,
+            NotFound().status_code) == (400, 401, 404)
+    assert NotFound().message == "No generation with this id exists for this API key."
+    assert InvalidRequest("m", field="f", allowed=(1, 2)).allowed == [1, 2]
