@@ -8,6 +8,7 @@ from inbetween.api.auth import require_key
 from inbetween.api.errors import ERROR_RESPONSES
 from inbetween.api.schemas import GenerationCreate, GenerationCreated, GenerationOut, to_out
 from inbetween.api.state import Services, services
+from inbetween.engines.registry import route
 from inbetween.errors import InvalidImage, InvalidRequest
 from inbetween.jobs.models import ImageInput
 from inbetween.jobs.service import get_for_key, submit
@@ -35,6 +36,7 @@ def create_generation(
     Base64 images are decoded and checked now; URL images are fetched by the worker.
     """
     request = body.to_domain()
+    route(request.model, request.provider)  # refuse an unroutable request before decoding
     first = _image(body.image_url, "image_url", svc)
     last = _image(body.last_image_url, "last_image_url", svc)
     generation = submit(svc.store, request, first, last, key_id=key.id)
