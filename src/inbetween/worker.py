@@ -144,9 +144,7 @@ class Worker:
     def _outcome(self, job: Generation, tmp: Path, lease: _Lease) -> Outcome:
         try:
             return self._generate(job, tmp, lease)
-        except JobFailure as e:
-            return Outcome(Status.ERROR, error_name=e.name, error_message=e.message)
-        except InvalidRequest as e:  # e.g. a provider removed since submission
+        except (JobFailure, InvalidRequest) as e:  # InvalidRequest: e.g. a provider removed
             return Outcome(Status.ERROR, error_name=e.name, error_message=e.message)
         except (Interrupted, InfrastructureError):
             raise
