@@ -113,3 +113,59 @@ def test_fit_of_matching_aspect_keeps_everything() -> None:
     src[:, :4] = 255  # left edge stripe survives (no crop)
     out = fit_to_canvas(src, 1280, 720)
     assert out[:, :4].mean() > 200
+
+
+def _saved(image: object, fmt: str, **options: object) -> bytes:
+    from io import BytesIO
+
+    buffer = BytesIO()
+    image.save(buffer, format=fmt, **options)  # type: ignore[attr-defined]
+    return buffer.getvalue()
+
+
+def test_every_input_variant_decodes_to_the_right_rgb(photos: dict[str, np.ndarray]) -> None:
+    from PIL import Image
+    from skimage import data
+
+    from tests.conftest import psnr
+
+    rgb = photos["astronaut"]
+    grey = data.camera()
+    grey_rgb = np.repeat(grey[..., None], 3, axis=2)
+    palette = Image.fromarray(rgb).convert("P")
+    cases = {
+        "grey PNG": (_saved(Image.fromarray(grey), "PNG"), grey_rgb, 99),
+        "16-bit grey PNG": (_saved(Image.fromarray(grey.astype(np.uint16) * 257), "PNG"),
+                            grey_rgb, 99),
+        "palette PNG": (_saved(palette, "PNG"), np.asarray(palette.convert("RGB")), 99),
+        "CMYK JPEG": (_saved(Image.fromarray(rgb).convert("CMYK"), "JPEG", quality=95), rgb, 38),
+        "lossless WebP": (_saved(Image.fromarray(rgb), "WEBP", lossless=True), rgb, 99),
+    }
+    for name, (raw, expected, min_db) in cases.items():
+        got = decode_image(raw, "image_url", MP)
+        assert got.shape == expected.shape and got.dtype == np.uint8, name
+        assert psnr(got, expected) >= min_db, (name, psnr(got, expected))
+
+
+def test_rgba_is_flattened_on_black(photos: dict[str, np.ndarray]) -> None:
+    from PIL import Image
+
+    rgba = np.dstack([photos["astronaut"], np.full((512, 512), 255, np.uint8)])
+    rgba[:256, :, 3] = 0  # top half fully transparent
+    got = decode_image(_saved(Image.fromarray(rgba, "RGBA"), "PNG"), "x", MP)
+    assert got[:256].max() == 0
+    assert np.array_equal(got[256:], photos["astronaut"][256:])
+
+
+def test_exif_rotated_jpeg_is_upright(photos: dict[str, np.ndarray]) -> None:
+    from PIL import Image
+
+    rgb = photos["rocket"]  # 427 × 640, portrait-ish content stored sideways below
+    exif = Image.Exif()
+    exif[0x0112] = 8  # the stored pixels must be rotated 90° counter-clockwise to display
+    stored = np.rot90(rgb, k=-1)  # what a camera would have written
+    got = decode_image(_saved(Image.fromarray(np.ascontiguousarray(stored)), "JPEG", exif=exif,
+                              quality=95), "x", MP)
+    from tests.conftest import psnr
+
+    assert got.shape == rgb.shape and psnr(got, rgb) > 30

@@ -30,6 +30,7 @@ MIN_SIDE = 64
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?);base64,", re.I)
 _B64_ALPHABET = re.compile(rb"^[A-Za-z0-9+/_-]*={0,2}$")
 _ACCEPTED_TEXT = "JPEG, PNG or WebP"
+_HIGH_DEPTH_GREY = ("I;16", "I;16B", "I;16L", "I")
 
 
 def parse_image_field(value: str, field: str, max_pixels: int) -> ImageInput:
@@ -133,9 +134,13 @@ def check_image(data: bytes, field: str, max_pixels: int) -> Image.Image:
 def decode_image(data: bytes, field: str, max_pixels: int) -> np.ndarray:
     """Decode checked image bytes to an RGB uint8 array, EXIF orientation applied.
 
-    Transparent pixels are composited on black.
+    Greyscale (8 or 16 bit), palette, CMYK and RGBA inputs all become RGB; transparent pixels
+    are composited on black.
     """
     image = ImageOps.exif_transpose(check_image(data, field, max_pixels))
+    if image.mode in _HIGH_DEPTH_GREY:  # 16-bit greyscale PNG: scale, don't saturate
+        grey = np.asarray(image).astype(np.float32) * (255.0 / 65535.0)
+        return np.repeat(np.clip(np.rint(grey), 0, 255).astype(np.uint8)[..., None], 3, axis=2)
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         background = Image.new("RGB", image.size, (0, 0, 0))
