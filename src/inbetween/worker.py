@@ -185,6 +185,7 @@ class Worker:
             engine=engine.name,
             video_token=token,
             warnings=chosen.warnings + clip.warnings,
+            details=dict(clip.meta),
             credits_used=round(req.duration * engine.credits_per_second, 6),
         )
 

@@ -45,6 +45,9 @@ def test_completed_generation_body(worker_api: Api, photos: dict[str, np.ndarray
     assert meta["engine"] == "inbetween/keyframe" and meta["seed"] == 99
     assert meta["usage"] == {"credits_used": 0.0}
     assert [w["code"] for w in meta["warnings"]] == ["local_engine"]
+    details = meta["details"]
+    assert details["transition"] == "push_dissolve"  # a cat and a rocket do not match
+    assert 0 <= details["match_confidence"] < 0.3 and details["timing"] == "eased"
     assert MODEL in meta["warnings"][0]["message"]
 
 

@@ -100,7 +100,8 @@ def test_renew_and_finish_need_the_lease(store: MemoryStore | SqlStore) -> None:
     assert (job.stage, job.progress, job.lease_expires_at) == (Stage.RENDERING, 40, 140.0)
     assert not store.renew("a", "intruder", LEASE, 110.0)
     done = Outcome(Status.COMPLETED, engine="e", video_token="tok",
-                   warnings=(JobWarning("c", "m"),), credits_used=2.5)
+                   warnings=(JobWarning("c", "m"),), credits_used=2.5,
+                   details={"match_confidence": 0.5, "cues": ["linear"]})
     assert not store.finish("a", "intruder", done, 120.0)
     assert store.finish("a", "w1", done, 120.0)
     job = store.get("a")
@@ -108,6 +109,7 @@ def test_renew_and_finish_need_the_lease(store: MemoryStore | SqlStore) -> None:
     assert (job.status, job.progress, job.video_token, job.engine) == (
         Status.COMPLETED, 100, "tok", "e")
     assert job.warnings == (JobWarning("c", "m"),) and job.credits_used == 2.5
+    assert job.details == {"match_confidence": 0.5, "cues": ["linear"]}
     assert job.finished_at == 120.0 and job.lease_owner is None
     # a finished job cannot be finished, renewed or released again
     assert not store.finish("a", "w1", Outcome(Status.ERROR, error_name="X"), 121.0)
@@ -169,3 +171,28 @@ def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
     again = open_store(settings)  # migrations are idempotent
     assert again.get("a") is not None and again.list_keys()[0].id == "k1"
     again.engine.dispose()
+
+
+def test_migrations_upgrade_an_existing_database(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from inbetween.store.migrate import upgrade
+    from inbetween.store.sql import make_engine
+
+    settings = Settings(data_dir=tmp_path / "d")
+    settings.data_dir.mkdir()
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine, "0001")  # a database made by the first release
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO api_keys VALUES ('k1', 'one', :h, 1.0)"), {"h": "a" * 64})
+        conn.execute(text(
+            "INSERT INTO generations (id, key_id, model, prompt, aspect_ratio, duration, "
+            "resolution, generate_audio, provider, seed, status, stage, progress, warnings, "
+            "credits_used, attempts, created_at, updated_at) VALUES ('old', 'k1', "
+            "'inbetween/keyframe', 'p', '16:9', 8, '1080p', 1, 'auto', 1, 'queued', 'queued', "
+            "0, '[]', 0, 0, 1.0, 1.0)"))
+    engine.dispose()
+    store = open_store(settings)  # upgrades to head
+    old = store.get("old")
+    assert old is not None and old.details == {} and old.status is Status.QUEUED
+    store.engine.dispose()

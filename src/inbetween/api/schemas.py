@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -115,6 +115,9 @@ class MetaOut(BaseModel):
     engine: str | None = Field(description="Engine that made the video (once finished).")
     seed: int = Field(description="Seed used: the request's, or a random one.")
     warnings: list[WarningOut]
+    details: dict[str, Any] | None = Field(
+        description="How the engine made the video (engine-specific; our addition), e.g. the "
+        "keyframe engine's match_confidence, transition, timing and applied prompt cues.")
 
 
 class GenerationOut(BaseModel):
@@ -154,6 +157,7 @@ def to_out(generation: Generation, base_url: str) -> GenerationOut:
         engine=g.engine,
         seed=g.seed,
         warnings=[WarningOut(code=w.code, message=w.message) for w in g.warnings],
+        details=g.details or None,
     )
     return GenerationOut(id=g.id, status=g.status.value, progress=g.progress, video=video,
                          error=error, meta=meta)

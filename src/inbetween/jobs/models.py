@@ -129,6 +129,7 @@ class Outcome:
     error_message: str | None = None
     warnings: tuple[JobWarning, ...] = ()
     credits_used: float = 0.0
+    details: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,7 @@ class Generation:
     error_message: str | None = None
     warnings: tuple[JobWarning, ...] = field(default=())
     credits_used: float = 0.0
+    details: dict[str, object] = field(default_factory=dict)
     attempts: int = 0
     lease_owner: str | None = None
     lease_expires_at: float | None = None

@@ -102,6 +102,7 @@ class MemoryStore:
                 error_name=outcome.error_name,
                 error_message=outcome.error_message,
                 warnings=outcome.warnings,
+                details=dict(outcome.details),
                 credits_used=outcome.credits_used,
                 lease_owner=None,
                 lease_expires_at=None,

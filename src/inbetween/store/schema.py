@@ -54,6 +54,7 @@ generations = Table(
     Column("error_message", Text, nullable=True),
     Column("warnings", Text, nullable=False),
     Column("credits_used", Float, nullable=False),
+    Column("details", Text, nullable=True),
     Column("attempts", Integer, nullable=False),
     Column("lease_owner", String(100), nullable=True),
     Column("lease_expires_at", Float, nullable=True),

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from inbetween.engines.base import Clip, EngineRequest, ProgressCallback
-from inbetween.engines.keyframe.flow import FlowPair, Synthesiser, estimate_flows
+from inbetween.engines.keyframe.flow import Synthesiser, estimate_flows
+from inbetween.engines.keyframe.transitions import PushPullDissolve, ease_in_out, linear
 from inbetween.jobs.models import JobWarning
 from inbetween.media.audio import room_tone
 from inbetween.media.images import fit_to_canvas
 
-__all__ = ["KeyframeEngine"]
+__all__ = ["MATCH_THRESHOLD", "KeyframeEngine"]
+
+MATCH_THRESHOLD = 0.3
+"""Below this match confidence the keyframes are treated as different scenes."""
+
+_LINEAR = re.compile(r"\b(linear|constant[ -]speed)\b", re.IGNORECASE)
 
 
 class KeyframeEngine:
-    """First frame → last frame by bidirectional dense flow, warping and blending."""
+    """First frame → last frame by bidirectional dense flow, warping and blending.
+
+    When the two keyframes do not match (match confidence, the mean forward–backward
+    consistency of the flow, below ``MATCH_THRESHOLD``), it makes a push-in / dissolve /
+    pull-out transition instead of a smeared morph.
+    """
 
     name = "inbetween/keyframe"
 
@@ -37,10 +49,18 @@ class KeyframeEngine:
         a = fit_to_canvas(first, request.width, request.height)
         b = fit_to_canvas(last, request.width, request.height)
         report(0.2)
-        # 3. estimate dense flow both ways
+        # 3. estimate dense flow both ways, and from it how well the keyframes match
         flows = estimate_flows(a, b)
+        confidence = round(flows.consistency, 3)
+        morph = confidence >= MATCH_THRESHOLD
+        frame_at: Callable[[float], np.ndarray] = (
+            Synthesiser(a, b, flows) if morph else PushPullDissolve(a, b)
+        )
         report(0.8)
-        # 4. the sound track (room tone for now)
+        # 4. timing from the prompt's cues
+        cues = ["linear"] if _LINEAR.search(request.prompt) else []
+        timing = linear if cues else ease_in_out
+        # 5. the sound track (room tone for now)
         audio = None
         if request.generate_audio:
             audio = room_tone(request.frame_count / request.fps, seed=request.seed)
@@ -53,12 +73,18 @@ class KeyframeEngine:
                     f"{self.name} does not use negative_prompt; it was ignored.",
                 ),
             )
-        # 5. frames, synthesised lazily as the encoder asks for them
+        # 6. frames, synthesised lazily as the encoder asks for them
         return Clip(
-            frames=_frames(a, b, flows, request.frame_count),
+            frames=_frames(frame_at, timing, request.frame_count),
             frame_count=request.frame_count,
             audio=audio,
             warnings=warnings,
+            meta={
+                "match_confidence": confidence,
+                "transition": "morph" if morph else "push_dissolve",
+                "timing": "linear" if cues else "eased",
+                "cues": cues,
+            },
         )
 
     @staticmethod
@@ -77,7 +103,7 @@ class KeyframeEngine:
             )
 
 
-def _frames(a: np.ndarray, b: np.ndarray, flows: FlowPair, count: int) -> Iterator[np.ndarray]:
-    frame_at = Synthesiser(a, b, flows)
+def _frames(frame_at: Callable[[float], np.ndarray], timing: Callable[[float], float],
+            count: int) -> Iterator[np.ndarray]:
     for i in range(count):
-        yield frame_at(i / (count - 1))
+        yield frame_at(timing(i / (count - 1)))
