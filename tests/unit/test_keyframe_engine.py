@@ -5,7 +5,7 @@ import pytest
 
 from inbetween.engines.base import EngineRequest
 from inbetween.engines.keyframe import KeyframeEngine
-from inbetween.engines.keyframe.flow import estimate_flows, synthesise
+from inbetween.engines.keyframe.flow import estimate_motion, synthesise
 from inbetween.media.images import fit_to_canvas
 from tests.conftest import psnr
 
@@ -47,7 +47,7 @@ def test_motion_is_followed_not_dissolved(photos: dict[str, np.ndarray]) -> None
     base = fit_to_canvas(photos["astronaut"], 720, 360)
     first, last = base[:, 24:664], base[:, :640]  # content moves 24 px to the right
     truth = base[:, 12:652]
-    mid = synthesise(first, last, estimate_flows(first, last), 0.5)
+    mid = synthesise(first, last, estimate_motion(first, last), 0.5)
     dissolve = ((first.astype(np.uint16) + last) // 2).astype(np.uint8)
     inner = (slice(20, -20), slice(40, -40))  # away from borders that are revealed
     assert psnr(mid[inner], truth[inner]) > psnr(dissolve[inner], truth[inner]) + 6

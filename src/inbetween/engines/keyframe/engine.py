@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from inbetween.engines.base import Clip, EngineRequest, ProgressCallback
-from inbetween.engines.keyframe.flow import Synthesiser, estimate_flows
+from inbetween.engines.keyframe.flow import Synthesiser, estimate_motion
 from inbetween.engines.keyframe.transitions import PushPullDissolve, ease_in_out, linear
 from inbetween.jobs.models import JobWarning
 from inbetween.media.audio import room_tone
@@ -49,12 +49,12 @@ class KeyframeEngine:
         a = fit_to_canvas(first, request.width, request.height)
         b = fit_to_canvas(last, request.width, request.height)
         report(0.2)
-        # 3. estimate dense flow both ways, and from it how well the keyframes match
-        flows = estimate_flows(a, b)
-        confidence = round(flows.consistency, 3)
+        # 3. estimate the camera and the residual flow both ways, and how well they match
+        motion = estimate_motion(a, b)
+        confidence = round(motion.consistency, 3)
         morph = confidence >= MATCH_THRESHOLD
         frame_at: Callable[[float], np.ndarray] = (
-            Synthesiser(a, b, flows) if morph else PushPullDissolve(a, b)
+            Synthesiser(a, b, motion) if morph else PushPullDissolve(a, b)
         )
         report(0.8)
         # 4. timing from the prompt's cues
