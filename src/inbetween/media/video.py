@@ -6,6 +6,7 @@ Output: H.264 High, yuv420p, BT.709 (tagged), constant frame rate, ``+faststart`
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -42,7 +43,11 @@ def encode_mp4(
     ``on_frame(i)`` is called after frame ``i`` (0-based) has been handed to the encoder.
     """
     with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
-        video = out.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": preset})
+        # one core is left to the frame producer (see ``prefetch``): on 2 cores, x264 with its
+        # default 3 threads fights the renderer and the whole pipeline is ~10 % slower
+        threads = str(max(1, (os.cpu_count() or 2) - 1))
+        video = out.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": preset,
+                                                             "threads": threads})
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.codec_context.time_base = Fraction(1, fps)
         video.codec_context.color_primaries = 1  # BT.709

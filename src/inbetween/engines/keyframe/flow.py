@@ -31,8 +31,14 @@ class Motion:
     """Everything about the pair that all frames share, computed once.
 
     ``camera`` is in working-scale coordinates; ``forward``/``backward`` are the residual
-    flows (working scale, stabilised coordinates); ``alpha0``/``alpha1`` are the keyframes as
-    RGBA at full size whose alpha is their visibility (each in its own coordinates).
+    flows (working scale, stabilised coordinates); ``rgba0``/``rgba1`` are the keyframes at
+    full size whose alpha is their visibility (each in its own coordinates).
+
+    For synthesis, the residual motion is kept on the working-scale grid of the first
+    camera's view, padded by a quarter on every side (so views that reveal more than the
+    first keyframe still map), with values already in full-size pixel coordinates of each
+    keyframe: ``base0``/``base1`` are where a grid point sits in the first/last keyframe, and
+    ``flow0*``/``flow1*`` the residual flows as seen from each keyframe.
     """
 
     def __init__(self, first: np.ndarray, last: np.ndarray, camera: Camera, forward: np.ndarray,
@@ -42,14 +48,46 @@ class Motion:
         self.size, self.small_size = (width, height), (small_w, small_h)
         self.camera, self.forward, self.backward = camera, forward, backward
         self.consistency = float((visible0.mean() + visible1.mean()) / 2)
-        xs, ys = np.meshgrid(np.arange(small_w, dtype=np.float32),
-                             np.arange(small_h, dtype=np.float32))
-        self.grid = np.dstack([xs, ys])
         # visibility of the last keyframe's own pixels: undo the stabilisation
         visible1_own = cv2.warpAffine(visible1, camera.matrix(), (small_w, small_h),
                                       flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         self.rgba0 = _with_alpha(first, visible0)
         self.rgba1 = _with_alpha(last, visible1_own)
+        # working scale → full size, pixel centres aligned: x_full = (x_small + 0.5)·s − 0.5
+        sx, sy = width / small_w, height / small_h
+        self.to_full = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]])
+        self.pad = (round(small_w / 4), round(small_h / 4))
+        px, py = self.pad
+        xs, ys = np.meshgrid(np.arange(-px, small_w + px, dtype=np.float32),
+                             np.arange(-py, small_h + py, dtype=np.float32))
+        grid = np.dstack([xs, ys])
+        camera3 = np.vstack([camera.matrix(), [0, 0, 1]])
+        linear = np.diag([sx, sy, 1.0]) @ camera3
+        linear[:2, 2] = 0
+        pad_flow = [cv2.copyMakeBorder(f, py, py, px, px, cv2.BORDER_CONSTANT, value=(0, 0))
+                    for f in (forward, backward)]
+        self.base0 = cv2.transform(grid, self.to_full[:2])
+        self.base1 = cv2.transform(grid, (self.to_full @ camera3)[:2])
+        self.flow0 = [cv2.transform(f, np.diag([sx, sy, 1.0])[:2]) for f in pad_flow]
+        self.flow1 = [cv2.transform(f, linear[:2]) for f in pad_flow]
+
+    def map_grid(self, step: int) -> np.ndarray:
+        """Full-size coordinates of every ``step``-th output pixel centre, as resize samples."""
+        width, height = self.size
+        cols, rows = -(-width // step), -(-height // step)
+        kx, ky = width / cols, height / rows
+        xs, ys = np.meshgrid((np.arange(cols, dtype=np.float32) + 0.5) * kx - 0.5,
+                             (np.arange(rows, dtype=np.float32) + 0.5) * ky - 0.5)
+        grid: np.ndarray = np.dstack([xs, ys])
+        return grid
+
+    def view_to_grid(self, t: float) -> np.ndarray:
+        """2×3 map: a full-size pixel of the frame at ``t`` → its padded-grid position."""
+        px, py = self.pad
+        at = np.vstack([self.camera.at(t), [0, 0, 1]])
+        shift = np.array([[1, 0, px], [0, 1, py], [0, 0, 1]])
+        matrix: np.ndarray = (shift @ np.linalg.inv(at) @ np.linalg.inv(self.to_full))[:2]
+        return matrix
 
 
 def _with_alpha(rgb: np.ndarray, visible: np.ndarray) -> np.ndarray:
@@ -128,21 +166,27 @@ def synthesise(first: np.ndarray, last: np.ndarray, motion: Motion, t: float) ->
 class Synthesiser:
     """Frames of one pair at any ``t``, reusing work buffers between frames.
 
+    Per frame, on a grid of every ``MAP_STEP``-th output pixel: where each output pixel
+    sits in the padded working grid (the camera path), the residual motion there (two sums of
+    flows and a remap); then at full size: the two maps scaled up, two remaps of the RGBA
+    keyframes (colour and visibility at once), one visibility-weighted blend.
     Not thread-safe: one instance per producing thread. Each call returns a new array.
     """
+
+    MAP_STEP = 2
 
     def __init__(self, first: np.ndarray, last: np.ndarray, motion: Motion) -> None:
         self.first, self.last, self.motion = first, last, motion
         width, height = motion.size
-        small_w, small_h = motion.small_size
-        self._upscale = (width / small_w, height / small_h)
-        small2 = (small_h, small_w, 2)
-        self._where = np.empty(small2, np.float32)
-        self._r01 = np.empty(small2, np.float32)
-        self._r10 = np.empty(small2, np.float32)
-        self._scratch = np.empty(small2, np.float32)
-        self._map0 = np.empty(small2, np.float32)
-        self._map1 = np.empty(small2, np.float32)
+        self._out_grid = motion.map_grid(self.MAP_STEP)
+        grid_shape, out_shape = motion.base0.shape, self._out_grid.shape
+        self._small0 = np.empty(grid_shape, np.float32)
+        self._small1 = np.empty(grid_shape, np.float32)
+        self._where = np.empty(out_shape, np.float32)
+        self._coarse0 = np.empty(out_shape, np.float32)
+        self._coarse1 = np.empty(out_shape, np.float32)
+        self._map0 = np.empty((height, width, 2), np.float32)
+        self._map1 = np.empty((height, width, 2), np.float32)
         self._warp0 = np.empty((height, width, 4), np.uint8)
         self._warp1 = np.empty((height, width, 4), np.uint8)
         self._weight0 = np.empty((height, width), np.float32)
@@ -154,44 +198,32 @@ class Synthesiser:
         if t >= 1.0:
             return self.last.copy()
         m = self.motion
-        # where each output pixel is in the stabilised (first camera) view, and the residual
-        # flow there
-        to_stabilised = cv2.invertAffineTransform(m.camera.at(t))
-        cv2.transform(m.grid, to_stabilised, dst=self._where)
-        cv2.remap(m.forward, self._where, None, cv2.INTER_LINEAR, dst=self._r01,
-                  borderMode=cv2.BORDER_REPLICATE)
-        cv2.remap(m.backward, self._where, None, cv2.INTER_LINEAR, dst=self._r10,
-                  borderMode=cv2.BORDER_REPLICATE)
-        self._combine(self._map0, -(1 - t) * t, t * t)
-        self._combine(self._scratch, (1 - t) ** 2, -t * (1 - t))
-        cv2.transform(self._scratch, m.camera.matrix(), dst=self._map1)  # into the last view
-        self._warp(m.rgba0, self._map0, self._warp0, self._weight0, 1 - t)
-        self._warp(m.rgba1, self._map1, self._warp1, self._weight1, t)
+        # Super SloMo: F(t→0) = −(1−t)t·F01 + t²·F10, F(t→1) = (1−t)²·F01 − t(1−t)·F10
+        self._combine(self._small0, m.base0, m.flow0, -(1 - t) * t, t * t)
+        self._combine(self._small1, m.base1, m.flow1, (1 - t) ** 2, -t * (1 - t))
+        cv2.transform(self._out_grid, m.view_to_grid(t), dst=self._where)
+        self._warp(m.rgba0, self._small0, self._coarse0, self._map0, self._warp0,
+                   self._weight0, 1 - t)
+        self._warp(m.rgba1, self._small1, self._coarse1, self._map1, self._warp1,
+                   self._weight1, t)
         blended = cv2.blendLinear(self._warp0, self._warp1, self._weight0, self._weight1)
         frame: np.ndarray = cv2.cvtColor(blended, cv2.COLOR_RGBA2RGB)
         return frame
 
-    def _combine(self, out: np.ndarray, w01: float, w10: float) -> None:
-        """out = where + w01·R01(where) + w10·R10(where), with no temporaries."""
-        cv2.scaleAdd(self._r01, w01, self._where, dst=out)
-        cv2.scaleAdd(self._r10, w10, out, dst=out)
+    @staticmethod
+    def _combine(out: np.ndarray, base: np.ndarray, flows: list[np.ndarray], w01: float,
+                 w10: float) -> None:
+        """out = base + w01·F01 + w10·F10, with no temporaries."""
+        cv2.scaleAdd(flows[0], w01, base, dst=out)
+        cv2.scaleAdd(flows[1], w10, out, dst=out)
 
-    def _warp(self, rgba: np.ndarray, small_map: np.ndarray, out: np.ndarray,
-              weight: np.ndarray, time_weight: float) -> None:
-        full_map = self._full_size(small_map)
+    def _warp(self, rgba: np.ndarray, small_map: np.ndarray, coarse: np.ndarray,
+              full_map: np.ndarray, out: np.ndarray, weight: np.ndarray,
+              time_weight: float) -> None:
+        cv2.remap(small_map, self._where, None, cv2.INTER_LINEAR, dst=coarse,
+                  borderMode=cv2.BORDER_REPLICATE)
+        cv2.resize(coarse, self.motion.size, dst=full_map, interpolation=cv2.INTER_LINEAR)
         cv2.remap(rgba, full_map, None, cv2.INTER_LINEAR, dst=out,
                   borderMode=cv2.BORDER_REPLICATE)
         cv2.multiply(cv2.extractChannel(out, 3), time_weight / 255.0, dst=weight,
                      dtype=cv2.CV_32F)
-
-    def _full_size(self, small_map: np.ndarray) -> np.ndarray:
-        """A working-scale map of working-scale coordinates → full size and coordinates."""
-        sx, sy = self._upscale
-        if sx == 1.0 and sy == 1.0:
-            return small_map
-        width, height = self.motion.size
-        big: np.ndarray = cv2.resize(small_map, (width, height), interpolation=cv2.INTER_LINEAR)
-        # pixel centres: x_full = (x_small + 0.5)·s − 0.5
-        cv2.transform(big, np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]]),
-                      dst=big)
-        return big
