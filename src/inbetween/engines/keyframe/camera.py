@@ -73,8 +73,8 @@ def estimate_camera(grey0: np.ndarray, grey1: np.ndarray) -> Camera:
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.8 * p[1].distance]
     if len(good) < _MIN_INLIERS:
         return Camera()
-    src = np.float32([kp0[m.queryIdx].pt for m in good])
-    dst = np.float32([kp1[m.trainIdx].pt for m in good])
+    src = np.array([kp0[m.queryIdx].pt for m in good], dtype=np.float32)
+    dst = np.array([kp1[m.trainIdx].pt for m in good], dtype=np.float32)
     matrix, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC,
                                                ransacReprojThreshold=2.0, maxIters=2000,
                                                confidence=0.995, refineIters=10)
