@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from inbetween.engines.base import Clip, EngineRequest, ProgressCallback
+from inbetween.engines.keyframe.cues import Shot, parse_cues
 from inbetween.engines.keyframe.flow import Synthesiser, estimate_motion
-from inbetween.engines.keyframe.transitions import PushPullDissolve, ease_in_out, linear
+from inbetween.engines.keyframe.transitions import PushPullDissolve
 from inbetween.jobs.models import JobWarning
 from inbetween.media.audio import room_tone
 from inbetween.media.images import fit_to_canvas
@@ -19,7 +19,7 @@ __all__ = ["MATCH_THRESHOLD", "KeyframeEngine"]
 MATCH_THRESHOLD = 0.3
 """Below this match confidence the keyframes are treated as different scenes."""
 
-_LINEAR = re.compile(r"\b(linear|constant[ -]speed)\b", re.IGNORECASE)
+FrameAt = Callable[[float, np.ndarray | None], np.ndarray]
 
 
 class KeyframeEngine:
@@ -53,13 +53,10 @@ class KeyframeEngine:
         motion = estimate_motion(a, b)
         confidence = round(motion.consistency, 3)
         morph = confidence >= MATCH_THRESHOLD
-        frame_at: Callable[[float], np.ndarray] = (
-            Synthesiser(a, b, motion) if morph else PushPullDissolve(a, b)
-        )
+        frame_at: FrameAt = Synthesiser(a, b, motion) if morph else PushPullDissolve(a, b)
         report(0.8)
-        # 4. timing from the prompt's cues
-        cues = ["linear"] if _LINEAR.search(request.prompt) else []
-        timing = linear if cues else ease_in_out
+        # 4. the shot the prompt asks for: camera and pace cues
+        shot = parse_cues(request.prompt)
         # 5. the sound track (room tone for now)
         audio = None
         if request.generate_audio:
@@ -75,15 +72,18 @@ class KeyframeEngine:
             )
         # 6. frames, synthesised lazily as the encoder asks for them
         return Clip(
-            frames=_frames(frame_at, timing, request.frame_count),
+            frames=_frames(frame_at, shot, request),
             frame_count=request.frame_count,
             audio=audio,
             warnings=warnings,
             meta={
                 "match_confidence": confidence,
                 "transition": "morph" if morph else "push_dissolve",
-                "timing": "linear" if cues else "eased",
-                "cues": cues,
+                "camera": {"scale": round(motion.camera.scale, 4),
+                           "rotation_degrees": round(motion.camera.rotation_degrees, 3),
+                           "found": motion.camera.found},
+                "timing": shot.pace,
+                "cues": list(shot.cues),
             },
         )
 
@@ -103,7 +103,8 @@ class KeyframeEngine:
             )
 
 
-def _frames(frame_at: Callable[[float], np.ndarray], timing: Callable[[float], float],
-            count: int) -> Iterator[np.ndarray]:
+def _frames(frame_at: FrameAt, shot: Shot, request: EngineRequest) -> Iterator[np.ndarray]:
+    count = request.frame_count
     for i in range(count):
-        yield frame_at(timing(i / (count - 1)))
+        t = i / (count - 1)
+        yield frame_at(shot.timing(t), shot.bump_matrix(t, request.width, request.height))

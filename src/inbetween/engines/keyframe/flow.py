@@ -81,13 +81,19 @@ class Motion:
         grid: np.ndarray = np.dstack([xs, ys])
         return grid
 
-    def view_to_grid(self, t: float) -> np.ndarray:
-        """2×3 map: a full-size pixel of the frame at ``t`` → its padded-grid position."""
+    def view_to_grid(self, t: float, bump: np.ndarray | None = None) -> np.ndarray:
+        """2×3 map: a full-size pixel of the frame at ``t`` → its padded-grid position.
+
+        ``bump`` (3×3, full-size pixels) is an extra camera move applied to the output frame.
+        """
         px, py = self.pad
         at = np.vstack([self.camera.at(t), [0, 0, 1]])
         shift = np.array([[1, 0, px], [0, 1, py], [0, 0, 1]])
-        matrix: np.ndarray = (shift @ np.linalg.inv(at) @ np.linalg.inv(self.to_full))[:2]
-        return matrix
+        matrix = shift @ np.linalg.inv(at) @ np.linalg.inv(self.to_full)
+        if bump is not None:
+            matrix = matrix @ np.linalg.inv(bump)
+        result: np.ndarray = matrix[:2]
+        return result
 
 
 def _with_alpha(rgb: np.ndarray, visible: np.ndarray) -> np.ndarray:
@@ -159,7 +165,7 @@ def _visibility(there: np.ndarray, back: np.ndarray,
 
 
 def synthesise(first: np.ndarray, last: np.ndarray, motion: Motion, t: float) -> np.ndarray:
-    """The frame at time ``t`` in [0, 1]; t = 0 and t = 1 are the keyframes, exactly."""
+    """The frame at motion progress ``t`` in [0, 1]; 0 and 1 are the keyframes, exactly."""
     return Synthesiser(first, last, motion)(t)
 
 
@@ -192,16 +198,18 @@ class Synthesiser:
         self._weight0 = np.empty((height, width), np.float32)
         self._weight1 = np.empty((height, width), np.float32)
 
-    def __call__(self, t: float) -> np.ndarray:
-        if t <= 0.0:
+    def __call__(self, t: float, bump: np.ndarray | None = None) -> np.ndarray:
+        """The frame at motion progress ``t``, seen through the extra camera move ``bump``."""
+        if bump is None and t <= 0.0:
             return self.first.copy()
-        if t >= 1.0:
+        if bump is None and t >= 1.0:
             return self.last.copy()
+        t = min(1.0, max(0.0, t))
         m = self.motion
         # Super SloMo: F(t→0) = −(1−t)t·F01 + t²·F10, F(t→1) = (1−t)²·F01 − t(1−t)·F10
         self._combine(self._small0, m.base0, m.flow0, -(1 - t) * t, t * t)
         self._combine(self._small1, m.base1, m.flow1, (1 - t) ** 2, -t * (1 - t))
-        cv2.transform(self._out_grid, m.view_to_grid(t), dst=self._where)
+        cv2.transform(self._out_grid, m.view_to_grid(t, bump), dst=self._where)
         self._warp(m.rgba0, self._small0, self._coarse0, self._map0, self._warp0,
                    self._weight0, 1 - t)
         self._warp(m.rgba1, self._small1, self._coarse1, self._map1, self._warp1,

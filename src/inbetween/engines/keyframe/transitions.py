@@ -1,18 +1,14 @@
-"""Timing curves and the fallback transition for keyframes that do not match."""
+"""The fallback transition for keyframes that do not match."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-__all__ = ["PushPullDissolve", "ease_in_out", "linear"]
+__all__ = ["PushPullDissolve", "ease_in_out"]
 
 PUSH = 0.08  # the fallback zooms 8 % into the first image and out of the last
 DISSOLVE = (0.4, 0.6)  # the fallback's dissolve happens over this part of the clip
-
-
-def linear(t: float) -> float:
-    return t
 
 
 def ease_in_out(t: float) -> float:
@@ -33,25 +29,28 @@ class PushPullDissolve:
         self.centre = (w / 2.0, h / 2.0)
         self.size = (w, h)
 
-    def __call__(self, t: float) -> np.ndarray:
-        if t <= 0.0:
+    def __call__(self, t: float, bump: np.ndarray | None = None) -> np.ndarray:
+        """The frame at progress ``t``, seen through the extra camera move ``bump`` (3×3)."""
+        if bump is None and t <= 0.0:
             return self.first.copy()
-        if t >= 1.0:
+        if bump is None and t >= 1.0:
             return self.last.copy()
+        t = min(1.0, max(0.0, t))
         start, end = DISSOLVE
         mix = ease_in_out(min(1.0, max(0.0, (t - start) / (end - start))))
-        push = 1.0 + PUSH * ease_in_out(t)
-        pull = 1.0 + PUSH * ease_in_out(1.0 - t)
+        push, pull = 1.0 + PUSH * t, 1.0 + PUSH * (1.0 - t)
         if mix <= 0.0:
-            return self._zoom(self.first, push)
+            return self._zoom(self.first, push, bump)
         if mix >= 1.0:
-            return self._zoom(self.last, pull)
-        frame: np.ndarray = cv2.addWeighted(self._zoom(self.first, push), 1.0 - mix,
-                                            self._zoom(self.last, pull), mix, 0.0)
+            return self._zoom(self.last, pull, bump)
+        frame: np.ndarray = cv2.addWeighted(self._zoom(self.first, push, bump), 1.0 - mix,
+                                            self._zoom(self.last, pull, bump), mix, 0.0)
         return frame
 
-    def _zoom(self, image: np.ndarray, scale: float) -> np.ndarray:
-        matrix = cv2.getRotationMatrix2D(self.centre, 0.0, scale)
-        out: np.ndarray = cv2.warpAffine(image, matrix, self.size, flags=cv2.INTER_LINEAR,
+    def _zoom(self, image: np.ndarray, scale: float, bump: np.ndarray | None) -> np.ndarray:
+        matrix = np.vstack([cv2.getRotationMatrix2D(self.centre, 0.0, scale), [0, 0, 1]])
+        if bump is not None:
+            matrix = bump @ matrix
+        out: np.ndarray = cv2.warpAffine(image, matrix[:2], self.size, flags=cv2.INTER_LINEAR,
                                          borderMode=cv2.BORDER_REFLECT)
         return out
