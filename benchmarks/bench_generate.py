@@ -3,6 +3,8 @@
 For each resolution, runs the real CLI ``--runs`` times as a subprocess and reports the
 median of: generation time inside the process (what the CLI reports), whole-process wall
 time (start-up and imports included), and peak resident memory (``wait4`` of that process).
+The keyframes are a matching pair (a ground-truth camera move, ``groundtruth.py``), so
+the full engine runs: camera model, residual flow, occlusion-aware blending, audio.
 The baseline, run in the same command, is the plainest streaming pipeline: DIS flow at full
 resolution, per-frame ``cv2.remap`` both ways, blend, PyAV x264 ``veryfast``, no audio, no
 overlap between rendering and encoding.
@@ -27,15 +29,19 @@ import numpy as np
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 
 
-def _photos(folder: Path) -> tuple[Path, Path]:
-    from skimage import data
+def _photos(folder: Path, resolution: str, case_name: str) -> tuple[Path, Path]:
+    """The keyframes of a ground-truth camera move at the clip's size (PNG, lossless)."""
+    from groundtruth import CASES
 
-    first, last = folder / "first.png", folder / "last.jpg"
-    Image.fromarray(data.astronaut()).save(first)
-    Image.fromarray(data.coffee()).save(last, quality=92)
+    case = next(c for c in CASES if c.name == case_name)
+    renderer = case.renderer(*SIZES[resolution])
+    first, last = folder / f"first-{resolution}.png", folder / f"last-{resolution}.png"
+    Image.fromarray(renderer.frame(0.0)).save(first)
+    Image.fromarray(renderer.frame(1.0)).save(last)
     return first, last
 
 
@@ -74,15 +80,18 @@ def bench_baseline(first: Path, last: Path, resolution: str, out: Path) -> dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per configuration (default 5)")
+    parser.add_argument("--case", default="pan+zoom+rotate",
+                        help="ground-truth case whose keyframes are used (groundtruth.py)")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {platform.platform()}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        first, last = _photos(folder)
+        print(f"keyframes: ground-truth case {args.case!r}")
         print(f"{'pipeline':<10} {'res':<6} {'inside s':>9} {'wall s':>8} {'peak MiB':>9}"
               f"  (median of {args.runs}; min–max inside)")
         for resolution in SIZES:
+            first, last = _photos(folder, resolution, args.case)
             results: dict[str, list[dict[str, float]]] = {"inbetween": [], "baseline": []}
             for _ in range(args.runs):  # interleaved, so drift hits both alike
                 results["inbetween"].append(bench_cli(first, last, resolution, folder / "a.mp4"))

@@ -23,6 +23,7 @@ __all__ = ["Motion", "Synthesiser", "estimate_motion", "synthesise"]
 
 _FLOW_MAX_SIDE = 960  # motion is estimated at most at this size, then scaled up
 _OCCLUSION_PX = 1.5  # forward–backward mismatch (working-scale px) at which visibility halves
+_GRID_DIVISOR = 2  # the synthesis grid is this much coarser than the working scale
 _MIN_VISIBILITY = 0.05  # an occluded pixel still counts a little: never a hole
 _OUTSIDE_ALPHA = 1  # (of 255) beyond a keyframe's edge: it has no data there at all
 
@@ -34,8 +35,8 @@ class Motion:
     flows (working scale, stabilised coordinates); ``rgba0``/``rgba1`` are the keyframes at
     full size whose alpha is their visibility (each in its own coordinates).
 
-    For synthesis, the residual motion is kept on the working-scale grid of the first
-    camera's view, padded by a quarter on every side (so views that reveal more than the
+    For synthesis, the residual motion is kept on a grid of the first camera's view at half
+    the working scale, padded by a quarter on every side (so views that reveal more than the
     first keyframe still map), with values already in full-size pixel coordinates of each
     keyframe: ``base0``/``base1`` are where a grid point sits in the first/last keyframe, and
     ``flow0*``/``flow1*`` the residual flows as seen from each keyframe.
@@ -55,19 +56,27 @@ class Motion:
         self.rgba1 = _with_alpha(last, visible1_own)
         # working scale → full size, pixel centres aligned: x_full = (x_small + 0.5)·s − 0.5
         sx, sy = width / small_w, height / small_h
-        self.to_full = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]])
-        self.pad = (round(small_w / 4), round(small_h / 4))
+        self.to_full = _centres(sx, sy)
+        # the synthesis grid: half the working scale (its maps are scaled up to full size
+        # anyway), padded by a quarter on every side
+        grid_w, grid_h = -(-small_w // _GRID_DIVISOR), -(-small_h // _GRID_DIVISOR)
+        self.to_grid = np.linalg.inv(_centres(small_w / grid_w, small_h / grid_h))
+        self.pad = (round(grid_w / 4), round(grid_h / 4))
         px, py = self.pad
-        xs, ys = np.meshgrid(np.arange(-px, small_w + px, dtype=np.float32),
-                             np.arange(-py, small_h + py, dtype=np.float32))
+        xs, ys = np.meshgrid(np.arange(-px, grid_w + px, dtype=np.float32),
+                             np.arange(-py, grid_h + py, dtype=np.float32))
         grid = np.dstack([xs, ys])
         camera3 = np.vstack([camera.matrix(), [0, 0, 1]])
+        from_grid = np.linalg.inv(self.to_grid)
         linear = np.diag([sx, sy, 1.0]) @ camera3
         linear[:2, 2] = 0
-        pad_flow = [cv2.copyMakeBorder(f, py, py, px, px, cv2.BORDER_CONSTANT, value=(0, 0))
-                    for f in (forward, backward)]
-        self.base0 = cv2.transform(grid, self.to_full[:2])
-        self.base1 = cv2.transform(grid, (self.to_full @ camera3)[:2])
+        pad_flow = [
+            cv2.copyMakeBorder(cv2.resize(f, (grid_w, grid_h), interpolation=cv2.INTER_AREA),
+                               py, py, px, px, cv2.BORDER_CONSTANT, value=(0, 0))
+            for f in (forward, backward)
+        ]
+        self.base0 = cv2.transform(grid, (self.to_full @ from_grid)[:2])
+        self.base1 = cv2.transform(grid, (self.to_full @ camera3 @ from_grid)[:2])
         self.flow0 = [cv2.transform(f, np.diag([sx, sy, 1.0])[:2]) for f in pad_flow]
         self.flow1 = [cv2.transform(f, linear[:2]) for f in pad_flow]
 
@@ -89,11 +98,16 @@ class Motion:
         px, py = self.pad
         at = np.vstack([self.camera.at(t), [0, 0, 1]])
         shift = np.array([[1, 0, px], [0, 1, py], [0, 0, 1]])
-        matrix = shift @ np.linalg.inv(at) @ np.linalg.inv(self.to_full)
+        matrix = shift @ self.to_grid @ np.linalg.inv(at) @ np.linalg.inv(self.to_full)
         if bump is not None:
             matrix = matrix @ np.linalg.inv(bump)
         result: np.ndarray = matrix[:2]
         return result
+
+
+def _centres(sx: float, sy: float) -> np.ndarray:
+    """3×3 map between pixel grids of scale ratio (sx, sy) with pixel centres aligned."""
+    return np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]])
 
 
 def _with_alpha(rgb: np.ndarray, visible: np.ndarray) -> np.ndarray:
@@ -195,6 +209,8 @@ class Synthesiser:
         self._map1 = np.empty((height, width, 2), np.float32)
         self._warp0 = np.empty((height, width, 4), np.uint8)
         self._warp1 = np.empty((height, width, 4), np.uint8)
+        self._rgb0 = np.empty((height, width, 3), np.uint8)
+        self._rgb1 = np.empty((height, width, 3), np.uint8)
         self._weight0 = np.empty((height, width), np.float32)
         self._weight1 = np.empty((height, width), np.float32)
 
@@ -214,8 +230,11 @@ class Synthesiser:
                    self._weight0, 1 - t)
         self._warp(m.rgba1, self._small1, self._coarse1, self._map1, self._warp1,
                    self._weight1, t)
-        blended = cv2.blendLinear(self._warp0, self._warp1, self._weight0, self._weight1)
-        frame: np.ndarray = cv2.cvtColor(blended, cv2.COLOR_RGBA2RGB)
+        # blending three channels costs a third less than four; the alphas are weights now
+        cv2.cvtColor(self._warp0, cv2.COLOR_RGBA2RGB, dst=self._rgb0)
+        cv2.cvtColor(self._warp1, cv2.COLOR_RGBA2RGB, dst=self._rgb1)
+        frame: np.ndarray = cv2.blendLinear(self._rgb0, self._rgb1, self._weight0,
+                                            self._weight1)
         return frame
 
     @staticmethod
