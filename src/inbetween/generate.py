@@ -94,14 +94,14 @@ def run_local(job: LocalJob, settings: Settings,
     job.output.parent.mkdir(parents=True, exist_ok=True)
     partial = job.output.with_name(f".{job.output.name}.{os.getpid()}.part")
     try:
-        clip = render_to_file(engine, engine_request, first, last, partial,
+        rendered = render_to_file(engine, engine_request, first, last, partial,
                               crf=settings.video_crf, preset=settings.video_preset,
                               report=lambda stage, pct: report(stage.value, pct))
         os.replace(partial, job.output)
     finally:
         partial.unlink(missing_ok=True)
     report("done", 100)
-    return LocalResult(request.frame_count, width, height, seed, clip.warnings)
+    return LocalResult(request.frame_count, width, height, seed, rendered.warnings)
 
 
 def _check_choice(flag: str, value: object, allowed: tuple[object, ...]) -> None:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from inbetween.engines.base import Clip, Engine, EngineRequest
-from inbetween.jobs.models import ImageInput, Stage
+from inbetween.engines.base import Engine, EngineRequest
+from inbetween.jobs.models import ImageInput, JobWarning, Stage
 from inbetween.media.fetch import Network, fetch_bytes
 from inbetween.media.images import decode_image
 from inbetween.media.video import encode_mp4, prefetch
 
-__all__ = ["Report", "load_image", "render_to_file"]
+__all__ = ["Rendered", "Report", "load_image", "render_to_file"]
 
 Report = Callable[[Stage, int], None]
 """Called with the current stage and percent done; may raise to interrupt the run."""
@@ -31,6 +32,14 @@ def load_image(
     return decode_image(data, field, max_pixels)
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """What the client is told about a rendered clip: warnings, and the engine's details."""
+
+    warnings: tuple[JobWarning, ...]
+    details: dict[str, object]
+
+
 def render_to_file(
     engine: Engine,
     request: EngineRequest,
@@ -41,7 +50,7 @@ def render_to_file(
     crf: int,
     preset: str,
     report: Report,
-) -> Clip:
+) -> Rendered:
     """Analyse (5–15 %), then render and encode frame by frame into ``path`` (15–95 %)."""
     report(Stage.ANALYSING, 5)
     clip = engine.render(
@@ -49,7 +58,10 @@ def render_to_file(
     )
     encode_mp4(
         path, prefetch(clip.frames), width=request.width, height=request.height,
-        fps=request.fps, frame_count=clip.frame_count, audio=clip.audio, crf=crf, preset=preset,
+        fps=request.fps, frame_count=clip.frame_count, audio=clip.sound, crf=crf, preset=preset,
         on_frame=lambda i: report(Stage.RENDERING, 15 + (80 * (i + 1)) // clip.frame_count),
     )
-    return clip
+    if clip.sound is None:
+        return Rendered(clip.warnings, dict(clip.meta))
+    sound = clip.sound.result()
+    return Rendered(clip.warnings + sound.warnings, {**clip.meta, "audio": sound.details})

@@ -172,7 +172,7 @@ class Worker:
             frame_count=req.frame_count, seed=job.seed, generate_audio=req.generate_audio,
             negative_prompt=req.negative_prompt,
         )
-        clip = render_to_file(
+        rendered = render_to_file(
             engine, engine_request, first, last, tmp,
             crf=self.settings.video_crf, preset=self.settings.video_preset, report=lease.update,
         )
@@ -184,8 +184,8 @@ class Worker:
             Status.COMPLETED,
             engine=engine.name,
             video_token=token,
-            warnings=chosen.warnings + clip.warnings,
-            details=dict(clip.meta),
+            warnings=chosen.warnings + rendered.warnings,
+            details=rendered.details,
             credits_used=round(req.duration * engine.credits_per_second, 6),
         )
 

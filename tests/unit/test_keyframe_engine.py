@@ -30,13 +30,13 @@ def test_clip_has_exact_frames_and_keyframes(photos: dict[str, np.ndarray]) -> N
     assert np.array_equal(frames[0], fit_to_canvas(photos["astronaut"], 640, 360))
     assert np.array_equal(frames[-1], fit_to_canvas(photos["coffee"], 640, 360))
     assert progress == sorted(progress) and progress[-1] == 1.0
-    assert clip.audio is not None and clip.audio.shape == (2, 48000)
+    assert clip.sound is not None and clip.sound.result().audio.shape == (2, 48000)
 
 
 def test_no_audio_when_not_asked(photos: dict[str, np.ndarray]) -> None:
     clip = KeyframeEngine().render(_request(generate_audio=False), photos["rocket"],
                                    photos["rocket"])
-    assert clip.audio is None
+    assert clip.sound is None
 
 
 def test_negative_prompt_is_reported_as_ignored(photos: dict[str, np.ndarray]) -> None:
@@ -111,8 +111,8 @@ def test_same_seed_same_frames(photos: dict[str, np.ndarray]) -> None:
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     clip = KeyframeEngine().render(_request(seed=7), first, last)
     again = KeyframeEngine().render(_request(seed=7), first, last)
-    assert clip.audio is not None and again.audio is not None
-    assert np.array_equal(clip.audio, again.audio)
+    assert clip.sound is not None and again.sound is not None
+    assert np.array_equal(clip.sound.result().audio, again.sound.result().audio)
 
 
 def test_motion_is_smooth(photos: dict[str, np.ndarray]) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
 from inbetween.jobs.models import JobWarning
+from inbetween.media.audio import Soundtrack
 
 __all__ = ["Clip", "Engine", "EngineRequest", "ProgressCallback"]
 
@@ -35,12 +37,13 @@ class Clip:
     """A video to be encoded: frames are produced lazily, one at a time.
 
     ``frames`` yields exactly ``frame_count`` RGB uint8 arrays of (height, width, 3);
-    ``audio`` is planar float32 stereo at 48 kHz covering the clip, or None for no track.
+    ``sound`` is the sound track being made (48 kHz planar float32 stereo covering the clip,
+    with its warnings and details), or None for no track.
     """
 
     frames: Iterator[np.ndarray]
     frame_count: int
-    audio: np.ndarray | None
+    sound: Future[Soundtrack] | None
     warnings: tuple[JobWarning, ...] = ()
     meta: dict[str, object] = field(default_factory=dict)
 

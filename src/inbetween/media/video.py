@@ -10,6 +10,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from fractions import Fraction
 from pathlib import Path
 from typing import TypeVar
@@ -17,7 +18,7 @@ from typing import TypeVar
 import av
 import numpy as np
 
-from inbetween.media.audio import SAMPLE_RATE
+from inbetween.media.audio import SAMPLE_RATE, Soundtrack
 
 __all__ = ["encode_mp4", "prefetch"]
 
@@ -33,13 +34,15 @@ def encode_mp4(
     height: int,
     fps: int,
     frame_count: int,
-    audio: np.ndarray | None = None,
+    audio: np.ndarray | Future[Soundtrack] | None = None,
     crf: int = 18,
     preset: str = "veryfast",
     on_frame: Callable[[int], None] | None = None,
 ) -> None:
     """Encode exactly ``frame_count`` RGB uint8 frames (and planar float32 stereo audio).
 
+    ``audio`` may still be in the making (a Future of a Soundtrack): it is interleaved from
+    the frame at which it is ready, and waited for at the end.
     ``on_frame(i)`` is called after frame ``i`` (0-based) has been handed to the encoder.
     """
     with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
@@ -58,7 +61,8 @@ def encode_mp4(
         if audio is not None:
             sound = out.add_stream("aac", rate=SAMPLE_RATE, layout="stereo")
         per_frame = SAMPLE_RATE // fps
-        written = 0
+        track = _ready(audio)
+        muxed = written = 0
         for index, rgb in enumerate(frames):
             if index >= frame_count:
                 raise ValueError(f"the engine produced more than {frame_count} frames")
@@ -72,20 +76,30 @@ def encode_mp4(
             if index == frame_count - 1:  # the last keyframe gets an I-frame's quality
                 frame.pict_type = av.video.frame.PictureType.I
             out.mux(video.encode(frame))
-            if sound is not None and audio is not None:
-                _mux_audio(out, sound, audio[:, index * per_frame : (index + 1) * per_frame],
-                           index * per_frame)
+            track = track if track is not None else _ready(audio)
+            if sound is not None and track is not None:
+                end = (index + 1) * per_frame
+                _mux_audio(out, sound, track[:, muxed:end], muxed)
+                muxed = end
             written = index + 1
             if on_frame is not None:
                 on_frame(index)
         if written != frame_count:
             raise ValueError(f"the engine produced {written} frames, {frame_count} expected")
-        if sound is not None and audio is not None:
-            tail = audio[:, frame_count * per_frame :]
-            if tail.shape[1]:
-                _mux_audio(out, sound, tail, frame_count * per_frame)
+        if sound is not None:
+            track = track if track is not None else _ready(audio, wait=True)
+            assert track is not None
+            _mux_audio(out, sound, track[:, muxed:], muxed)
             out.mux(sound.encode(None))
         out.mux(video.encode(None))
+
+
+def _ready(audio: np.ndarray | Future[Soundtrack] | None,
+           wait: bool = False) -> np.ndarray | None:
+    """The audio samples if they exist yet (or, with ``wait``, once they do)."""
+    if isinstance(audio, Future):
+        return audio.result().audio if wait or audio.done() else None
+    return audio
 
 
 def _check_frame(rgb: np.ndarray, width: int, height: int) -> None:

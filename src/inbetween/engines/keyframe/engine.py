@@ -11,7 +11,7 @@ from inbetween.engines.keyframe.cues import Shot, parse_cues
 from inbetween.engines.keyframe.flow import Synthesiser, estimate_motion
 from inbetween.engines.keyframe.transitions import PushPullDissolve
 from inbetween.jobs.models import JobWarning
-from inbetween.media.audio import room_tone
+from inbetween.media.audio import start_soundtrack
 from inbetween.media.images import fit_to_canvas
 
 __all__ = ["MATCH_THRESHOLD", "KeyframeEngine"]
@@ -57,10 +57,11 @@ class KeyframeEngine:
         report(0.8)
         # 4. the shot the prompt asks for: camera and pace cues
         shot = parse_cues(request.prompt)
-        # 5. the sound track (room tone for now)
-        audio = None
-        if request.generate_audio:
-            audio = room_tone(request.frame_count / request.fps, seed=request.seed)
+        # 5. the sound track: dialogue, sounds, ambience, mastered
+        sound = None
+        if request.generate_audio:  # made in the background while the frames render
+            sound = start_soundtrack(request.prompt, request.frame_count / request.fps,
+                                     request.seed)
         report(1.0)
         warnings: tuple[JobWarning, ...] = ()
         if request.negative_prompt:
@@ -74,7 +75,7 @@ class KeyframeEngine:
         return Clip(
             frames=_frames(frame_at, shot, request),
             frame_count=request.frame_count,
-            audio=audio,
+            sound=sound,
             warnings=warnings,
             meta={
                 "match_confidence": confidence,
