@@ -121,6 +121,7 @@ def test_foreign_dialogue_is_spoken_with_its_voice(text: str, language: str) -> 
     track = soundtrack(f'A woman says "{text}"', 4, seed=1)
     (line,) = track.details["dialogue"]
     assert line["language"] == language and line["text"] == text
+    assert line["voice"] == f"{language}+f3"  # espeak-ng's voice for that language
     start, end = int(line["start"] * SAMPLE_RATE), int(line["end"] * SAMPLE_RATE)
     assert end - start > 0.5 * SAMPLE_RATE  # spoken, not dropped
     assert np.abs(track.audio[:, start:end]).max() > 0.1

@@ -233,7 +233,8 @@ def soundtrack(prompt: str, seconds: float, seed: int) -> Soundtrack:
         "ambience": names,
         "dialogue": [
             {"text": c.text, "language": c.language, "speaker": c.speaker,
-             "delivery": c.delivery, "start": round(s, 2), "end": round(e, 2)}
+             "delivery": c.delivery, "voice": _voice(c, c.language, speed).name,
+             "start": round(s, 2), "end": round(e, 2)}
             for c, (s, e) in zip(fitted, spans, strict=True) if isinstance(c, Line)],
         "sounds": [{"kind": c.kind, "start": round(s, 2), "end": round(e, 2)}
                    for c, (s, e) in zip(fitted, spans, strict=True) if isinstance(c, Event)],
