@@ -75,7 +75,7 @@ def run_inbetween(first: np.ndarray, last: np.ndarray, out: Path, _folder: Path)
                             frame_count=FRAMES, seed=1, generate_audio=True)
     clip = KeyframeEngine().render(request, first, last)
     encode_mp4(out, prefetch(clip.frames), width=WIDTH, height=HEIGHT, fps=FPS,
-               frame_count=FRAMES, audio=clip.audio)
+               frame_count=FRAMES, audio=clip.sound)
     return time.perf_counter() - started
 
 

@@ -131,6 +131,10 @@ def generate(
                TimeElapsedColumn())
     try:
         check_job(job)
+        if audio:  # imports are not generation time: pay them before the clock starts
+            from inbetween.media.audio import preload
+
+            preload()
         with Progress(*columns, console=err, transient=False) as bar:
             task = bar.add_task("generating", total=100)
             started = time.perf_counter()

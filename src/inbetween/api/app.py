@@ -16,6 +16,7 @@ from inbetween.api.errors import ERROR_RESPONSES, install_error_handlers
 from inbetween.api.state import Services, services
 from inbetween.dispatch.local import LocalPool, Reaper
 from inbetween.engines.registry import build_engines
+from inbetween.media.audio import preload
 from inbetween.settings import Settings
 from inbetween.storage.local import LocalArtifacts
 from inbetween.store import open_store
@@ -42,6 +43,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.services = Services(settings, store, artifacts, pool)
         pool.start()
         reaper.start()
+        if settings.concurrency:  # warm the sound track's imports before the first job
+            threading.Thread(target=preload, name="preload", daemon=True).start()
         try:
             yield
         finally:

@@ -25,14 +25,23 @@ from inbetween.media.ambience import ambiences_for, render_ambience
 from inbetween.media.dialogue import Event, Line, plan_dialogue
 from inbetween.media.speech import Voice, synthesise_speech
 
-__all__ = ["DIALOGUE_LUFS", "SAMPLE_RATE", "TRUE_PEAK_DBTP", "Soundtrack", "soundtrack",
-           "start_soundtrack", "true_peak_db"]
+__all__ = [
+    "DIALOGUE_LUFS",
+    "SAMPLE_RATE",
+    "TRUE_PEAK_DBTP",
+    "Soundtrack",
+    "preload",
+    "soundtrack",
+    "start_soundtrack",
+    "true_peak_db",
+]
 
 SAMPLE_RATE = 48_000
 DIALOGUE_LUFS = -16.0
 AMBIENCE_MAX_LUFS = -18.0
 TRUE_PEAK_DBTP = -2.5  # below the −1 dBTP limit, leaving room for AAC's overshoot
 MAX_SPEED = 1.25
+_HEADROOM = 0.5  # dB the limiter keeps below the ceiling, to win back lost loudness
 _TAIL = 0.15  # seconds of silence kept after the last word
 _VARIANTS = {"female": "f3", "male": "m3", "child": "f5"}
 
@@ -174,28 +183,46 @@ def _loudness(audio: np.ndarray) -> float:
 
 def true_peak_db(audio: np.ndarray) -> float:
     """True peak (dBTP) by 4× oversampling, as BS.1770 describes."""
+    return float(20 * np.log10(max(float(_peaks(audio).max()), 1e-12)))
+
+
+def _peaks(audio: np.ndarray) -> np.ndarray:
+    """Per-sample true-peak estimate: the largest 4× oversampled value of either channel."""
     from scipy.signal import resample_poly
 
-    peak = float(np.abs(resample_poly(audio, 4, 1, axis=-1)).max())
-    return float(20 * np.log10(max(peak, 1e-12)))
-
-
-def _limit(audio: np.ndarray, ceiling_db: float) -> np.ndarray:
-    """Look-ahead gain reduction so that the true peak stays under ``ceiling_db``."""
-    from scipy.ndimage import minimum_filter1d
-    from scipy.signal import resample_poly
-
-    ceiling = 10 ** (ceiling_db / 20)
     over = np.abs(resample_poly(audio, 4, 1, axis=-1)).max(axis=0)
-    peaks = over[: audio.shape[-1] * 4].reshape(-1, 4).max(axis=1)
-    gain = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
-    window = int(0.002 * SAMPLE_RATE) * 2 + 1
-    gain = _smooth(minimum_filter1d(gain, window), window / SAMPLE_RATE)
-    limited: np.ndarray = audio * np.minimum(gain, 1.0)
-    excess = true_peak_db(limited) - ceiling_db
-    if excess > 0:
-        limited *= 10 ** (-excess / 20)
-    return limited
+    peaks: np.ndarray = over[: audio.shape[-1] * 4].reshape(-1, 4).max(axis=1)
+    return peaks
+
+
+def _master(mix: np.ndarray, level: float, target: float) -> tuple[np.ndarray, float, float]:
+    """``mix`` (now at ``level`` LUFS) at ``target`` LUFS with its true peak at most
+    ``TRUE_PEAK_DBTP``. Normalise; while the peaks demand it, limit with look-ahead (to half a
+    dB under the ceiling) and make up the loudness the limiter took; finally win back what is
+    left, within that half dB. Returns the mix, its loudness and its true peak."""
+    from scipy.ndimage import minimum_filter1d
+
+    mix = mix * 10 ** ((target - level) / 20)
+    ceiling = 10 ** ((TRUE_PEAK_DBTP - _HEADROOM) / 20)
+    window = int(0.002 * SAMPLE_RATE) * 2 + 1  # look ahead and behind 2 ms
+    peaks = _peaks(mix)
+    for _ in range(4):
+        if peaks.max() <= ceiling:
+            break
+        gain = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
+        gain = np.minimum(_smooth(minimum_filter1d(gain, window), window / SAMPLE_RATE), 1.0)
+        mix, peaks = mix * gain, peaks * gain
+        lost = target - _loudness(mix)
+        if lost <= _HEADROOM:
+            break
+        mix, peaks = mix * 10 ** (lost / 20), _peaks(mix * 10 ** (lost / 20))
+    loudness = _loudness(mix)
+    if loudness < target:  # what is left to win back fits in the headroom
+        boost = 10 ** (min(_HEADROOM, target - loudness) / 20)
+        mix, peaks = mix * boost, peaks * boost
+        loudness = _loudness(mix)
+    true_peak = float(20 * np.log10(max(float(peaks.max()), 1e-12)))
+    return mix, loudness, true_peak
 
 
 def soundtrack(prompt: str, seconds: float, seed: int) -> Soundtrack:
@@ -217,12 +244,9 @@ def soundtrack(prompt: str, seconds: float, seed: int) -> Soundtrack:
         duck = 1.0 - 0.7 * np.clip(envelope / (envelope.max() + 1e-12) * 4, 0, 1)
         bed *= _smooth(duck, 0.3)
     mix = bed + voice_track[None, :]
-    target = DIALOGUE_LUFS if has_speech else min(AMBIENCE_MAX_LUFS, _loudness(mix))
-    for _ in range(3):  # normalise, limit, and correct what the limiter took away
-        mix *= 10 ** ((target - _loudness(mix)) / 20)
-        mix = _limit(mix, TRUE_PEAK_DBTP)
-        if abs(_loudness(mix) - target) < 0.3:
-            break
+    level = _loudness(mix)
+    target = DIALOGUE_LUFS if has_speech else min(AMBIENCE_MAX_LUFS, level)
+    mix, loudness, true_peak = _master(mix, level, target)
     warnings: tuple[JobWarning, ...] = ()
     if dropped:
         warnings = (JobWarning(
@@ -239,10 +263,19 @@ def soundtrack(prompt: str, seconds: float, seed: int) -> Soundtrack:
         "sounds": [{"kind": c.kind, "start": round(s, 2), "end": round(e, 2)}
                    for c, (s, e) in zip(fitted, spans, strict=True) if isinstance(c, Event)],
         "speech_speed": round(speed, 3),
-        "loudness_lufs": round(_loudness(mix), 2),
-        "true_peak_dbtp": round(true_peak_db(mix), 2),
+        "loudness_lufs": round(loudness, 2),
+        "true_peak_dbtp": round(true_peak, 2),
     }
     return Soundtrack(mix.astype(np.float32), warnings, details)
+
+
+def preload() -> None:
+    """Import what making a sound track needs (SciPy, pyloudnorm, espeak-ng's loader): about
+    half a second, paid once per process, ahead of the first job rather than inside it."""
+    import espeakng_loader  # noqa: F401
+    import pyloudnorm  # noqa: F401
+    import scipy.ndimage
+    import scipy.signal  # noqa: F401
 
 
 def start_soundtrack(prompt: str, seconds: float, seed: int) -> Future[Soundtrack]:

@@ -31,23 +31,23 @@ _OUTSIDE_ALPHA = 1  # (of 255) beyond a keyframe's edge: it has no data there at
 class Motion:
     """Everything about the pair that all frames share, computed once.
 
-    ``camera`` is in working-scale coordinates; ``forward``/``backward`` are the residual
-    flows (working scale, stabilised coordinates); ``rgba0``/``rgba1`` are the keyframes at
-    full size whose alpha is their visibility (each in its own coordinates).
+    ``camera`` is in working-scale coordinates (the residual flows ``forward``/``backward``
+    are too, in the first camera's view); ``rgba0``/``rgba1`` are the keyframes at full size
+    whose alpha is their visibility (each in its own coordinates); ``consistency`` is the
+    mean visibility, the pair's match confidence.
 
     For synthesis, the residual motion is kept on a grid of the first camera's view at half
     the working scale, padded by a quarter on every side (so views that reveal more than the
     first keyframe still map), with values already in full-size pixel coordinates of each
     keyframe: ``base0``/``base1`` are where a grid point sits in the first/last keyframe, and
-    ``flow0*``/``flow1*`` the residual flows as seen from each keyframe.
+    ``flow0``/``flow1`` the residual flows as seen from each keyframe.
     """
 
     def __init__(self, first: np.ndarray, last: np.ndarray, camera: Camera, forward: np.ndarray,
                  backward: np.ndarray, visible0: np.ndarray, visible1: np.ndarray) -> None:
         height, width = first.shape[:2]
         small_h, small_w = forward.shape[:2]
-        self.size, self.small_size = (width, height), (small_w, small_h)
-        self.camera, self.forward, self.backward = camera, forward, backward
+        self.size, self.camera = (width, height), camera
         self.consistency = float((visible0.mean() + visible1.mean()) / 2)
         # visibility of the last keyframe's own pixels: undo the stabilisation
         visible1_own = cv2.warpAffine(visible1, camera.matrix(), (small_w, small_h),
