@@ -68,3 +68,34 @@ def test_prefetch_keeps_order_bounds_memory_and_reraises() -> None:
 
     with pytest.raises(RuntimeError, match="boom"):
         list(prefetch(failing()))
+
+
+def test_audio_that_arrives_late_is_still_muxed_whole(tmp_path: Path) -> None:
+    """The sound track is made while frames render: it may be ready only mid-clip."""
+    from concurrent.futures import Future
+
+    track = soundtrack("rain", 2, seed=1)
+    pending: Future = Future()  # type: ignore[type-arg]
+
+    def on_frame(index: int) -> None:
+        if index == 10:  # frames 0–10 were encoded before the sound existed
+            pending.set_result(track)
+
+    frames = (np.full((64, 64, 3), i, np.uint8) for i in range(48))
+    out = tmp_path / "late.mp4"
+    encode_mp4(out, frames, width=64, height=64, fps=24, frame_count=48, audio=pending,
+               on_frame=on_frame)
+    got = decode_mp4(out)
+    assert got.frame_count == 48 and got.audio is not None
+    assert abs(got.audio["seconds"] - 2.0) < 0.03
+
+
+def test_audio_that_fails_fails_the_encode(tmp_path: Path) -> None:
+    from concurrent.futures import Future
+
+    pending: Future = Future()  # type: ignore[type-arg]
+    pending.set_exception(RuntimeError("no voice"))
+    frames = (np.zeros((64, 64, 3), np.uint8) for _ in range(4))
+    with pytest.raises(RuntimeError, match="no voice"):
+        encode_mp4(tmp_path / "x.mp4", frames, width=64, height=64, fps=24, frame_count=4,
+                   audio=pending)
