@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
 from inbetween.engines.base import Clip, EngineRequest, ProgressCallback
 from inbetween.engines.keyframe.cues import Shot, parse_cues
 from inbetween.engines.keyframe.flow import Synthesiser, estimate_motion
+from inbetween.engines.keyframe.pair import KeyframePair
 from inbetween.engines.keyframe.transitions import PushPullDissolve
 from inbetween.jobs.models import JobWarning
 from inbetween.media.audio import start_soundtrack
@@ -19,7 +20,6 @@ __all__ = ["MATCH_THRESHOLD", "KeyframeEngine"]
 MATCH_THRESHOLD = 0.3
 """Below this match confidence the keyframes are treated as different scenes."""
 
-FrameAt = Callable[[float, np.ndarray | None], np.ndarray]
 
 
 class KeyframeEngine:
@@ -53,7 +53,7 @@ class KeyframeEngine:
         motion = estimate_motion(a, b)
         confidence = round(motion.consistency, 3)
         morph = confidence >= MATCH_THRESHOLD
-        frame_at: FrameAt = Synthesiser(a, b, motion) if morph else PushPullDissolve(a, b)
+        frame_at: KeyframePair = Synthesiser(a, b, motion) if morph else PushPullDissolve(a, b)
         report(0.8)
         # 4. the shot the prompt asks for: camera and pace cues
         shot = parse_cues(request.prompt)
@@ -104,7 +104,7 @@ class KeyframeEngine:
             )
 
 
-def _frames(frame_at: FrameAt, shot: Shot, request: EngineRequest) -> Iterator[np.ndarray]:
+def _frames(frame_at: KeyframePair, shot: Shot, request: EngineRequest) -> Iterator[np.ndarray]:
     count = request.frame_count
     for i in range(count):
         t = i / (count - 1)

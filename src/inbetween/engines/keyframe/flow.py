@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from inbetween.engines.keyframe.camera import Camera, estimate_camera
+from inbetween.engines.keyframe.pair import KeyframePair
 
 __all__ = ["Motion", "Synthesiser", "estimate_motion", "synthesise"]
 
@@ -183,7 +184,7 @@ def synthesise(first: np.ndarray, last: np.ndarray, motion: Motion, t: float) ->
     return Synthesiser(first, last, motion)(t)
 
 
-class Synthesiser:
+class Synthesiser(KeyframePair):
     """Frames of one pair at any ``t``, reusing work buffers between frames.
 
     Per frame, on a grid of every ``MAP_STEP``-th output pixel: where each output pixel
@@ -196,7 +197,8 @@ class Synthesiser:
     MAP_STEP = 2
 
     def __init__(self, first: np.ndarray, last: np.ndarray, motion: Motion) -> None:
-        self.first, self.last, self.motion = first, last, motion
+        super().__init__(first, last)
+        self.motion = motion
         width, height = motion.size
         self._out_grid = motion.map_grid(self.MAP_STEP)
         grid_shape, out_shape = motion.base0.shape, self._out_grid.shape
@@ -214,13 +216,7 @@ class Synthesiser:
         self._weight0 = np.empty((height, width), np.float32)
         self._weight1 = np.empty((height, width), np.float32)
 
-    def __call__(self, t: float, bump: np.ndarray | None = None) -> np.ndarray:
-        """The frame at motion progress ``t``, seen through the extra camera move ``bump``."""
-        if bump is None and t <= 0.0:
-            return self.first.copy()
-        if bump is None and t >= 1.0:
-            return self.last.copy()
-        t = min(1.0, max(0.0, t))
+    def between(self, t: float, bump: np.ndarray | None) -> np.ndarray:
         m = self.motion
         # Super SloMo: F(t→0) = −(1−t)t·F01 + t²·F10, F(t→1) = (1−t)²·F01 − t(1−t)·F10
         self._combine(self._small0, m.base0, m.flow0, -(1 - t) * t, t * t)

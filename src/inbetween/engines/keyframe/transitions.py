@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from inbetween.engines.keyframe.pair import KeyframePair
+
 __all__ = ["PushPullDissolve", "ease_in_out"]
 
 PUSH = 0.08  # the fallback zooms 8 % into the first image and out of the last
@@ -16,7 +18,7 @@ def ease_in_out(t: float) -> float:
     return t * t * (3.0 - 2.0 * t)
 
 
-class PushPullDissolve:
+class PushPullDissolve(KeyframePair):
     """A deliberate transition between unrelated images.
 
     The camera pushes slowly into the first image, an eased dissolve crosses to the last
@@ -24,18 +26,12 @@ class PushPullDissolve:
     """
 
     def __init__(self, first: np.ndarray, last: np.ndarray) -> None:
-        self.first, self.last = first, last
+        super().__init__(first, last)
         h, w = first.shape[:2]
         self.centre = (w / 2.0, h / 2.0)
         self.size = (w, h)
 
-    def __call__(self, t: float, bump: np.ndarray | None = None) -> np.ndarray:
-        """The frame at progress ``t``, seen through the extra camera move ``bump`` (3×3)."""
-        if bump is None and t <= 0.0:
-            return self.first.copy()
-        if bump is None and t >= 1.0:
-            return self.last.copy()
-        t = min(1.0, max(0.0, t))
+    def between(self, t: float, bump: np.ndarray | None) -> np.ndarray:
         start, end = DISSOLVE
         mix = ease_in_out(min(1.0, max(0.0, (t - start) / (end - start))))
         push, pull = 1.0 + PUSH * t, 1.0 + PUSH * (1.0 - t)
