@@ -87,13 +87,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass
+class Served:
+    """A loopback server's base URL and the requests it received (path, headers)."""
+
+    url: str
+    port: int
+    requests: list[tuple[str, dict[str, str]]]
+
+
+Route = tuple[int, str, bytes] | Callable[[http.server.BaseHTTPRequestHandler], None]
+
+
 @contextmanager
-def static_server(routes: dict[str, tuple[int, str, bytes]]) -> Iterator[str]:
-    """A real HTTP server on loopback answering ``path -> (status, content_type, body)``."""
+def serve(routes: dict[str, Route]) -> Iterator[Served]:
+    """A real HTTP server on loopback. A route is ``(status, content_type, body)`` (for a
+    3xx status, ``content_type`` is the Location) or a function writing the response."""
+    requests: list[tuple[str, dict[str, str]]] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            status, content_type, body = routes.get(self.path, (404, "text/plain", b"nope"))
+            requests.append((self.path, dict(self.headers.items())))
+            route = routes.get(self.path, (404, "text/plain", b"nope"))
+            if callable(route):
+                route(self)
+                return
+            status, content_type, body = route
             self.send_response(status)
             if 300 <= status < 400:
                 self.send_header("Location", content_type)
@@ -107,11 +126,20 @@ def static_server(routes: dict[str, tuple[int, str, bytes]]) -> Iterator[str]:
             return
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    port = int(server.server_address[1])
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield Served(f"http://127.0.0.1:{port}", port, requests)
     finally:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@contextmanager
+def static_server(routes: dict[str, Route]) -> Iterator[str]:
+    """``serve``, yielding only the base URL."""
+    with serve(routes) as served:
+        yield served.url

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import random
 from collections.abc import Callable
@@ -25,14 +24,13 @@ from inbetween.jobs.models import (
     Stage,
 )
 from inbetween.jobs.service import MAX_SEED
+from inbetween.media.fetch import FetchPolicy
 from inbetween.media.images import parse_image_field
 from inbetween.pipeline import load_image, render_to_file
 from inbetween.settings import Settings
 
 __all__ = ["LocalJob", "LocalResult", "check_job", "run_local"]
 
-# The CLI fetches on behalf of the person running it, so any address may be reached.
-_ANYWHERE = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 
 
 @dataclass(frozen=True)
@@ -121,5 +119,7 @@ def _load(value: str, flag: str, settings: Settings) -> np.ndarray:
         if not path.is_file():
             raise InvalidImage(f"{flag}: no such file: {path}", field=flag)
         source = ImageInput(data=path.read_bytes())
-    return load_image(source, flag, max_pixels=settings.max_pixels,
-                      max_bytes=int(settings.fetch_max_mb * 2**20), allow=_ANYWHERE)
+    policy = FetchPolicy(max_bytes=int(settings.fetch_max_mb * 2**20), anywhere=True,
+                         connect_timeout=settings.fetch_connect_seconds,
+                         total_timeout=settings.fetch_timeout_seconds)
+    return load_image(source, flag, max_pixels=settings.max_pixels, policy=policy)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from inbetween.engines.base import Engine, EngineRequest
 from inbetween.jobs.models import ImageInput, JobWarning, Stage
-from inbetween.media.fetch import Network, fetch_bytes
+from inbetween.media.fetch import FetchPolicy, fetch_bytes
 from inbetween.media.images import decode_image
 from inbetween.media.video import encode_mp4, prefetch
 
@@ -21,14 +21,13 @@ Report = Callable[[Stage, int], None]
 
 
 def load_image(
-    source: ImageInput, field: str, *, max_pixels: int, max_bytes: int,
-    allow: Sequence[Network] = (),
+    source: ImageInput, field: str, *, max_pixels: int, policy: FetchPolicy
 ) -> np.ndarray:
     """The RGB pixels of an input: its bytes, or the image fetched from its URL."""
     data = source.data
     if data is None:
         assert source.url is not None
-        data = fetch_bytes(source.url, field, max_bytes=max_bytes, allow=allow)
+        data = fetch_bytes(source.url, field, policy)
     return decode_image(data, field, max_pixels)
 
 

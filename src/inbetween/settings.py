@@ -48,8 +48,11 @@ class Settings(BaseSettings):
     )
     fetch_max_mb: float = Field(20.0, gt=0, description="Largest image download, in MiB.")
     fetch_allow: str = Field(
-        "", description="Comma-separated CIDR ranges the fetcher may reach despite being private."
+        "", description="Comma-separated CIDR ranges and host:port the fetcher may reach "
+        "although they are not public."
     )
+    fetch_connect_seconds: float = Field(5.0, gt=0, description="Image download connect limit.")
+    fetch_timeout_seconds: float = Field(30.0, gt=0, description="Image download total limit.")
     video_crf: int = Field(18, ge=0, le=51, description="x264 constant rate factor (quality).")
     video_preset: str = Field("veryfast", description="x264 preset (speed/size trade-off).")
     log_level: str = Field("INFO", description="Python logging level name.")

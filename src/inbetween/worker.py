@@ -21,7 +21,7 @@ from inbetween.engines.registry import route
 from inbetween.errors import InfrastructureError, InvalidRequest, JobFailure
 from inbetween.jobs.models import FPS, Generation, ImageInput, Outcome, Stage, Status
 from inbetween.log import event
-from inbetween.media.fetch import parse_allow
+from inbetween.media.fetch import FetchPolicy
 from inbetween.pipeline import load_image, render_to_file
 from inbetween.settings import Settings
 from inbetween.storage.base import ArtifactStore
@@ -100,6 +100,9 @@ class Worker:
         self.stopping = stopping or threading.Event()
         self.tmp_dir = settings.tmp_dir
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.fetch_policy = FetchPolicy.from_settings(
+            settings.fetch_allow, settings.fetch_max_mb, settings.fetch_connect_seconds,
+            settings.fetch_timeout_seconds)
 
     def run_once(self) -> bool:
         """Claim and run the oldest queued job; False when there was none."""
@@ -190,11 +193,8 @@ class Worker:
         )
 
     def _load(self, source: ImageInput, field: str) -> np.ndarray:
-        return load_image(
-            source, field, max_pixels=self.settings.max_pixels,
-            max_bytes=int(self.settings.fetch_max_mb * 2**20),
-            allow=parse_allow(self.settings.fetch_allow),
-        )
+        return load_image(source, field, max_pixels=self.settings.max_pixels,
+                          policy=self.fetch_policy)
 
     def _remove_partials(self, job_id: str) -> None:
         """Delete temporary files left by earlier attempts whose workers died."""

@@ -169,3 +169,23 @@ def test_exif_rotated_jpeg_is_upright(photos: dict[str, np.ndarray]) -> None:
     from tests.conftest import psnr
 
     assert got.shape == rgb.shape and psnr(got, rgb) > 30
+
+
+def test_decompression_bomb_is_refused_from_its_header() -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.new("1", (10_000, 10_000)).save(buffer, format="PNG")  # 100 MP in a few KiB
+    assert len(buffer.getvalue()) < 100_000
+    with pytest.raises(InvalidImage, match="image_url: the image is"):
+        decode_image(buffer.getvalue(), "image_url", MP)
+
+
+def test_truncated_jpeg_and_one_pixel_images_are_refused(photos: dict[str, np.ndarray]) -> None:
+    raw = encode(photos["coffee"], "JPEG")
+    with pytest.raises(InvalidImage, match="corrupt or truncated|not a readable image"):
+        decode_image(raw[: len(raw) // 3], "image_url", MP)
+    with pytest.raises(InvalidImage, match="1×1 px; it must be at least 64×64"):
+        decode_image(encode(np.zeros((1, 1, 3), np.uint8)), "image_url", MP)

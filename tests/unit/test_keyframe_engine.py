@@ -146,6 +146,7 @@ def test_unusual_inputs_make_correct_frames(photos: dict[str, np.ndarray]) -> No
     from skimage import data
 
     from inbetween.jobs.models import ImageInput
+    from inbetween.media.fetch import FetchPolicy
     from inbetween.pipeline import load_image
 
     def saved(image: Image.Image, fmt: str, **options: object) -> bytes:
@@ -162,8 +163,8 @@ def test_unusual_inputs_make_correct_frames(photos: dict[str, np.ndarray]) -> No
     rgba = saved(Image.fromarray(np.dstack([photos["coffee"],
                                             np.full(photos["coffee"].shape[:2], 255,
                                                     np.uint8)]), "RGBA"), "PNG")
-    loaded = [load_image(ImageInput(data=raw), "image_url", max_pixels=10**8, max_bytes=10**8)
-              for raw in (grey16, cmyk, rotated, rgba)]
+    loaded = [load_image(ImageInput(data=raw), "image_url", max_pixels=10**8,
+                         policy=FetchPolicy()) for raw in (grey16, cmyk, rotated, rgba)]
     expected = [np.repeat(data.camera()[..., None], 3, axis=2), photos["rocket"],
                 photos["chelsea"], photos["coffee"]]
     for image, truth in zip(loaded, expected, strict=True):

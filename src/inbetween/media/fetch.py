@@ -1,43 +1,94 @@
-"""Download an input image for the worker: http(s) only, public addresses only, bounded size.
+"""Download an input image for the worker without letting strangers reach private networks.
 
-Every address the host name resolves to must be public (or inside ``allow``, for development
-and tests); each redirect is checked again. The full hardening (connecting to the checked
-address, odd IP spellings) is tracked in the hardening issue.
+- Only ``http``/``https``. The host name is resolved once; every address it resolves to must
+  be public — not loopback, private, link-local (169.254.169.254 included), CGNAT, multicast,
+  reserved or unspecified, for IPv4 and IPv6, IPv4 inside IPv6 (mapped, 6to4, Teredo)
+  included — unless ``INBETWEEN_FETCH_ALLOW`` lists its range or its host:port. Odd spellings
+  (``127.1``, ``2130706433``, ``0x7f.1``) resolve to the address they mean and are checked as
+  that address.
+- The connection goes to the address that was checked (the URL's host is replaced by it; the
+  ``Host`` header and TLS SNI/verification keep the name), so DNS cannot change the answer
+  between check and use.
+- Redirects are followed by hand, at most 3, each checked again.
+- Connect time-out 5 s, total 30 s (a slow drip is cut off), at most ``max_bytes`` read.
+- The body's type is decided later from its bytes (magic numbers), never from Content-Type.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Sequence
-from urllib.parse import urljoin, urlsplit
+import time
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
 from inbetween.errors import ImageFetchError
 
-__all__ = ["fetch_bytes", "parse_allow"]
+__all__ = ["FetchPolicy", "fetch_bytes", "is_public"]
 
 _MAX_REDIRECTS = 3
-_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
-def parse_allow(spec: str) -> tuple[Network, ...]:
-    """Parse ``INBETWEEN_FETCH_ALLOW`` (comma-separated CIDR ranges)."""
-    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in spec.split(",")
-                 if p.strip())
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Where and how much the fetcher may download."""
 
+    max_bytes: int = 20 * 2**20
+    allow_networks: tuple[Network, ...] = ()
+    allow_hosts: frozenset[str] = frozenset()  # "host:port", lower-case
+    connect_timeout: float = 5.0
+    total_timeout: float = 30.0
+    anywhere: bool = False  # the CLI fetches for the person running it
 
-def fetch_bytes(
-    url: str, field: str, *, max_bytes: int, allow: Sequence[Network] = ()
-) -> bytes:
-    """GET ``url`` and return its body; raises ImageFetchError naming ``field`` and why."""
-    with httpx.Client(timeout=_TIMEOUT, follow_redirects=False, trust_env=False) as client:
-        for _ in range(_MAX_REDIRECTS + 1):
-            _check_target(url, field, allow)
+    @classmethod
+    def from_settings(cls, allow: str, max_mb: float, connect_timeout: float,
+                      total_timeout: float) -> FetchPolicy:
+        """Parse ``INBETWEEN_FETCH_ALLOW``: comma-separated CIDR ranges and host:port."""
+        networks: list[Network] = []
+        hosts: set[str] = set()
+        for entry in (e.strip() for e in allow.split(",")):
+            if not entry:
+                continue
             try:
-                with client.stream("GET", url, headers={"Accept": "image/*"}) as response:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                if ":" not in entry.strip("[]"):
+                    raise ValueError(f"INBETWEEN_FETCH_ALLOW: {entry!r} is neither a CIDR "
+                                     "range nor host:port") from None
+                hosts.add(entry.lower())
+        return cls(int(max_mb * 2**20), tuple(networks), frozenset(hosts), connect_timeout,
+                   total_timeout)
+
+
+def is_public(address: Address) -> bool:
+    """Whether ``address`` is on the public internet (and so may be fetched)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour or (
+            address.teredo[1] if address.teredo else None)
+        if embedded is not None and not is_public(embedded):
+            return False
+    if isinstance(address, ipaddress.IPv4Address) and address in _CGNAT:
+        return False
+    return address.is_global and not (
+        address.is_private or address.is_loopback or address.is_link_local
+        or address.is_multicast or address.is_reserved or address.is_unspecified)
+
+
+def fetch_bytes(url: str, field: str, policy: FetchPolicy) -> bytes:
+    """GET ``url`` and return its body; raises ImageFetchError naming ``field`` and why."""
+    deadline = time.monotonic() + policy.total_timeout
+    timeout = httpx.Timeout(policy.total_timeout, connect=policy.connect_timeout)
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        for _ in range(_MAX_REDIRECTS + 1):
+            target, headers, extensions = _pinned(url, field, policy)
+            try:
+                with client.stream("GET", target, headers=headers,
+                                   extensions=extensions) as response:
                     if response.is_redirect:
                         url = urljoin(url, response.headers.get("location", ""))
                         continue
@@ -47,7 +98,9 @@ def fetch_bytes(
                             "the URL must point directly at a publicly readable image",
                             field=field,
                         )
-                    return _read_capped(response, field, max_bytes)
+                    return _read(response, field, policy, deadline)
+            except httpx.TimeoutException as e:
+                raise _too_slow(field, url, policy) from e
             except httpx.HTTPError as e:
                 raise ImageFetchError(
                     f"{field}: could not download {url}: {type(e).__name__}: {e}", field=field
@@ -55,39 +108,66 @@ def fetch_bytes(
     raise ImageFetchError(f"{field}: more than {_MAX_REDIRECTS} redirects", field=field)
 
 
-def _read_capped(response: httpx.Response, field: str, max_bytes: int) -> bytes:
+def _too_slow(field: str, url: str, policy: FetchPolicy) -> ImageFetchError:
+    return ImageFetchError(
+        f"{field}: downloading {url} took longer than {policy.total_timeout:g} s "
+        f"(connect limit {policy.connect_timeout:g} s)", field=field)
+
+
+def _read(response: httpx.Response, field: str, policy: FetchPolicy, deadline: float) -> bytes:
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
         size += len(chunk)
-        if size > max_bytes:
+        if size > policy.max_bytes:
             raise ImageFetchError(
-                f"{field}: the image is larger than {max_bytes / 2**20:.0f} MiB "
+                f"{field}: the image is larger than {policy.max_bytes / 2**20:g} MiB "
                 "(INBETWEEN_FETCH_MAX_MB)",
                 field=field,
             )
+        if time.monotonic() > deadline:
+            raise _too_slow(field, str(response.request.url), policy)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _check_target(url: str, field: str, allow: Sequence[Network]) -> None:
+def _pinned(url: str, field: str, policy: FetchPolicy) -> tuple[str, dict[str, str],
+                                                                dict[str, object]]:
+    """Check ``url``'s target and rewrite it to connect to the checked address."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ImageFetchError(f"{field}: only http(s) URLs can be fetched, not {url!r}",
                               field=field)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as e:
+        raise ImageFetchError(f"{field}: invalid port in {url!r}", field=field) from e
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as e:
-        raise ImageFetchError(f"{field}: cannot resolve {parts.hostname}: {e}",
-                              field=field) from e
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global and not any(address in net for net in allow):
+        raise ImageFetchError(f"{field}: cannot resolve {host}: {e}", field=field) from e
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    named = f"{host.lower()}:{port}" in policy.allow_hosts
+    for address in addresses:
+        allowed = (policy.anywhere or named or is_public(address)
+                   or any(address in net for net in policy.allow_networks)
+                   or f"{address}:{port}" in policy.allow_hosts)
+        if not allowed:
             raise ImageFetchError(
-                f"{field}: {parts.hostname} resolves to the non-public address {address}; "
-                "inbetween only fetches images from public addresses",
+                f"{field}: {host} resolves to the non-public address {address}; inbetween "
+                "only fetches images from public addresses",
                 field=field,
             )
+    address = addresses[0]
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{literal}:{port}"
+    default_port = port == (443 if parts.scheme == "https" else 80)
+    host_header = host if default_port else f"{host}:{port}"
+    if ":" in host and not host.startswith("["):
+        host_header = f"[{host}]" if default_port else f"[{host}]:{port}"
+    target = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    extensions: dict[str, object] = {}
+    if parts.scheme == "https":
+        extensions["sni_hostname"] = host
+    return target, {"Host": host_header, "Accept": "image/*"}, extensions
