@@ -6,6 +6,8 @@
     ├── InvalidRequest          400  the request is wrong; names the field and what is allowed
     ├── Unauthorized            401  missing, malformed or unknown API key
     ├── NotFound                404  no such generation (or not yours)
+    ├── PayloadTooLarge         413  the request body is over INBETWEEN_MAX_BODY_MB
+    ├── TooManyRequests         429  a per-key rate limit or the unfinished-jobs cap
     ├── JobFailure                   a job ended as ``error``; ``name`` goes to error.name
     │   ├── ImageFetchError          a URL input could not be downloaded
     │   ├── InvalidImage             an input is not a usable image
@@ -27,6 +29,8 @@ __all__ = [
     "InvalidRequest",
     "JobFailure",
     "NotFound",
+    "PayloadTooLarge",
+    "TooManyRequests",
     "Unauthorized",
     "WorkerLost",
 ]
@@ -69,6 +73,22 @@ class NotFound(InbetweenError):
     """No generation with this id exists for this API key."""
 
     status_code = 404
+
+
+class PayloadTooLarge(InbetweenError):
+    """The request body is too large."""
+
+    status_code = 413
+
+
+class TooManyRequests(InbetweenError):
+    """Too many requests for this API key; retry later."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class JobFailure(InbetweenError):

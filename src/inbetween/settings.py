@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     max_pixels: int = Field(
         40_000_000, gt=0, description="Largest input image (width × height) accepted."
     )
+    max_body_mb: float = Field(60.0, gt=0, description="Largest request body, in MiB (413).")
+    rate_submit_per_second: float = Field(10.0, gt=0, description="POSTs per key per second.")
+    rate_poll_per_second: float = Field(100.0, gt=0, description="GETs per key per second.")
+    max_unfinished_per_key: int = Field(
+        100, ge=1, description="Queued or generating generations one key may have (429)."
+    )
     fetch_max_mb: float = Field(20.0, gt=0, description="Largest image download, in MiB.")
     fetch_allow: str = Field(
         "", description="Comma-separated CIDR ranges and host:port the fetcher may reach "

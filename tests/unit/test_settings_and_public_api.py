@@ -46,7 +46,8 @@ def test_public_api_is_pinned() -> None:
     assert inbetween.__all__ == ["__version__"]
     assert sorted(inbetween.errors.__all__) == [
         "EngineError", "ImageFetchError", "InbetweenError", "InfrastructureError",
-        "InvalidImage", "InvalidRequest", "JobFailure", "NotFound", "Unauthorized", "WorkerLost",
+        "InvalidImage", "InvalidRequest", "JobFailure", "NotFound", "PayloadTooLarge",
+        "TooManyRequests", "Unauthorized", "WorkerLost",
     ]
     assert sorted(inbetween.jobs.__all__) == [
         "Generation", "GenerationRequest", "ImageInput", "JobWarning", "Outcome", "Stage",

@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from inbetween import __version__
 from inbetween.api import files, generations
 from inbetween.api.errors import ERROR_RESPONSES, install_error_handlers
+from inbetween.api.limits import BodyLimit, RateLimiter
 from inbetween.api.state import Services, services
 from inbetween.dispatch.local import LocalPool, Reaper
 from inbetween.engines.registry import build_engines
@@ -40,7 +41,9 @@ def create_app(settings: Settings) -> FastAPI:
         pool = LocalPool(make_worker, settings.concurrency, settings.poll_seconds)
         reaper = Reaper(store, interval=min(settings.lease_seconds / 2, 10.0),
                         max_attempts=settings.max_attempts, on_requeue=pool.notify)
-        app.state.services = Services(settings, store, artifacts, pool)
+        limiter = RateLimiter({"submit": settings.rate_submit_per_second,
+                               "poll": settings.rate_poll_per_second})
+        app.state.services = Services(settings, store, artifacts, pool, limiter)
         pool.start()
         reaper.start()
         if settings.concurrency:  # warm the sound track's imports before the first job
@@ -59,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=int(settings.max_body_mb * 2**20))
     app.include_router(generations.router)
     app.include_router(files.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inbetween.api.schemas import ALLOWED_VALUES, ErrorEnvelope, GenerationCreate
-from inbetween.errors import InbetweenError, InvalidRequest
+from inbetween.errors import InbetweenError, InvalidRequest, TooManyRequests
 from inbetween.log import event
 
 __all__ = ["ERROR_RESPONSES", "error_response", "install_error_handlers"]
@@ -26,6 +27,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
           "description": "Invalid request: names the field and what is allowed."},
     401: {"model": ErrorEnvelope, "description": "Missing or unknown API key."},
     404: {"model": ErrorEnvelope, "description": "No such generation for this key."},
+    413: {"model": ErrorEnvelope, "description": "The body is over INBETWEEN_MAX_BODY_MB."},
+    429: {"model": ErrorEnvelope, "description": "A per-key rate limit, or the cap on "
+          "unfinished generations; `Retry-After` says when to retry."},
 }
 
 
@@ -48,6 +52,8 @@ def _from_inbetween(_request: Request, exc: Exception) -> JSONResponse:
         return error_response(400, exc.name, exc.message, field=exc.field, allowed=exc.allowed,
                               include_field=True)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    if isinstance(exc, TooManyRequests) and exc.retry_after is not None:
+        headers = {"Retry-After": str(math.ceil(exc.retry_after))}
     return error_response(exc.status_code, exc.name, exc.message, headers=headers)
 
 

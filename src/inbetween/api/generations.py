@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v2/video", tags=["generations"])
 @router.post(
     "/generations",
     response_model=GenerationCreated,
-    responses={k: ERROR_RESPONSES[k] for k in (400, 401)},
+    responses={k: ERROR_RESPONSES[k] for k in (400, 401, 413, 429)},
     summary="Submit a generation",
 )
 def create_generation(
@@ -35,11 +35,13 @@ def create_generation(
 
     Base64 images are decoded and checked now; URL images are fetched by the worker.
     """
+    svc.limiter.check(key.id, "submit")
     request = body.to_domain()
     route(request.model, request.provider)  # refuse an unroutable request before decoding
     first = _image(body.image_url, "image_url", svc)
     last = _image(body.last_image_url, "last_image_url", svc)
-    generation = submit(svc.store, request, first, last, key_id=key.id)
+    generation = submit(svc.store, request, first, last, key_id=key.id,
+                        max_unfinished=svc.settings.max_unfinished_per_key)
     svc.pool.notify()
     return GenerationCreated(id=generation.id, status="queued")
 
@@ -47,7 +49,7 @@ def create_generation(
 @router.get(
     "/generations",
     response_model=GenerationOut,
-    responses={k: ERROR_RESPONSES[k] for k in (400, 401, 404)},
+    responses={k: ERROR_RESPONSES[k] for k in (400, 401, 404, 429)},
     summary="Poll a generation",
 )
 def get_generation(
@@ -57,6 +59,7 @@ def get_generation(
     svc: Services = Depends(services),
 ) -> GenerationOut:
     """Status, progress, and once completed the video's URL (or the error)."""
+    svc.limiter.check(key.id, "poll")
     generation = get_for_key(svc.store, generation_id.strip(), key.id)
     base = svc.settings.public_url or str(request.base_url)
     return to_out(generation, base.rstrip("/"))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from inbetween.api.limits import RateLimiter
 from inbetween.dispatch.local import LocalPool
 from inbetween.settings import Settings
 from inbetween.storage.base import ArtifactStore
@@ -20,6 +21,7 @@ class Services:
     store: SqlStore
     artifacts: ArtifactStore
     pool: LocalPool
+    limiter: RateLimiter
 
 
 def services(request: Request) -> Services:

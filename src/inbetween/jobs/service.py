@@ -24,6 +24,7 @@ def submit(
     *,
     key_id: str,
     now: float | None = None,
+    max_unfinished: int | None = None,
 ) -> Generation:
     """Validate the route, store the job as queued and return it (the caller dispatches)."""
     route(request.model, request.provider)  # an unroutable request is refused now, not later
@@ -36,7 +37,7 @@ def submit(
         created_at=created,
         updated_at=created,
     )
-    store.create(generation, first, last)
+    store.create(generation, first, last, max_unfinished)
     return generation
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from inbetween.errors import TooManyRequests
 from inbetween.jobs.models import Generation, ImageInput, Outcome, Stage
 
-__all__ = ["ApiKey", "JobStore", "KeyStore", "ReapResult", "worker_lost_message"]
+__all__ = ["ApiKey", "JobStore", "KeyStore", "ReapResult", "too_many_unfinished",
+           "worker_lost_message"]
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,10 @@ class ReapResult:
 
 
 class JobStore(Protocol):
-    def create(self, generation: Generation, first: ImageInput, last: ImageInput) -> None:
-        """Store a new queued generation with its two inputs."""
+    def create(self, generation: Generation, first: ImageInput, last: ImageInput,
+               max_unfinished: int | None = None) -> None:
+        """Store a new queued generation with its two inputs; TooManyRequests when its key
+        already has ``max_unfinished`` queued or generating jobs (checked atomically)."""
 
     def get(self, generation_id: str) -> Generation | None:
         """The generation, or None when it does not exist."""
@@ -79,6 +83,13 @@ class KeyStore(Protocol):
 
     def list_keys(self) -> list[ApiKey]:
         """All keys, oldest first."""
+
+
+def too_many_unfinished(limit: int) -> TooManyRequests:
+    return TooManyRequests(
+        f"this API key already has {limit} unfinished generations (queued or generating), "
+        "the limit (INBETWEEN_MAX_UNFINISHED_PER_KEY); wait for some to finish",
+        retry_after=5)
 
 
 def worker_lost_message(attempts: int) -> str:

@@ -13,7 +13,7 @@ from inbetween.jobs.models import (
     Status,
     can_transition,
 )
-from inbetween.store.base import ApiKey, ReapResult, worker_lost_message
+from inbetween.store.base import ApiKey, ReapResult, too_many_unfinished, worker_lost_message
 
 __all__ = ["MemoryStore"]
 
@@ -27,10 +27,16 @@ class MemoryStore:
         self._inputs: dict[str, tuple[ImageInput, ImageInput]] = {}
         self._keys: dict[str, ApiKey] = {}
 
-    def create(self, generation: Generation, first: ImageInput, last: ImageInput) -> None:
+    def create(self, generation: Generation, first: ImageInput, last: ImageInput,
+               max_unfinished: int | None = None) -> None:
         with self._lock:
             if generation.id in self._jobs:
                 raise KeyError(f"generation {generation.id} exists")
+            if max_unfinished is not None and sum(
+                1 for g in self._jobs.values()
+                if g.key_id == generation.key_id and not g.finished
+            ) >= max_unfinished:
+                raise too_many_unfinished(max_unfinished)
             self._jobs[generation.id] = generation
             self._inputs[generation.id] = (first, last)
 

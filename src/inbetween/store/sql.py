@@ -11,7 +11,17 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from inbetween.errors import InfrastructureError
@@ -25,7 +35,7 @@ from inbetween.jobs.models import (
     Status,
     can_transition,
 )
-from inbetween.store.base import ApiKey, ReapResult, worker_lost_message
+from inbetween.store.base import ApiKey, ReapResult, too_many_unfinished, worker_lost_message
 from inbetween.store.schema import api_keys, generation_inputs, generations
 
 __all__ = ["SqlStore", "make_engine"]
@@ -76,8 +86,17 @@ class SqlStore:
             raise InfrastructureError(f"database error: {type(e).__name__}: {e}") from e
 
     # -- jobs ------------------------------------------------------------------------------
-    def create(self, generation: Generation, first: ImageInput, last: ImageInput) -> None:
+    def create(self, generation: Generation, first: ImageInput, last: ImageInput,
+               max_unfinished: int | None = None) -> None:
         with self._tx() as conn:
+            if max_unfinished is not None:
+                unfinished = conn.execute(
+                    select(func.count()).select_from(generations).where(
+                        _G.key_id == generation.key_id,
+                        _G.status.in_((Status.QUEUED.value, Status.GENERATING.value)))
+                ).scalar_one()
+                if unfinished >= max_unfinished:
+                    raise too_many_unfinished(max_unfinished)
             conn.execute(insert(generations).values(**_to_row(generation)))
             conn.execute(
                 insert(generation_inputs),

@@ -1,0 +1,78 @@
+"""Request limits: body size (413), per-key rates and the unfinished-jobs cap (429)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from tests.integration.conftest import Api
+
+
+def _body(**overrides: object) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": "inbetween/keyframe", "prompt": "p",
+                            "image_url": "https://example.com/a.jpg",
+                            "last_image_url": "https://example.com/b.jpg"}
+    body.update(overrides)
+    return body
+
+
+def _error(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    return error
+
+
+def test_oversize_body_by_content_length(make_api: Callable[..., Api]) -> None:
+    api = make_api(max_body_mb=0.01)  # 10 KiB
+    response = api.post(_body(prompt="x" * 4000, negative_prompt="y" * 4000,
+                              image_url="A" * 20_000))
+    error = _error(response, 413)
+    assert error["name"] == "PayloadTooLarge" and "INBETWEEN_MAX_BODY_MB" in error["message"]
+
+
+def test_oversize_streamed_body_is_cut_off(make_api: Callable[..., Api]) -> None:
+    api = make_api(max_body_mb=0.01)
+    def chunks() -> Iterator[bytes]:  # no Content-Length: a chunked upload
+        for i in range(100):
+            yield b'{"prompt": "' if i == 0 else b"x" * 1000
+
+    response = api.client.post("/v2/video/generations", content=chunks(),
+                               headers={**api.auth, "Content-Type": "application/json"})
+    assert _error(response, 413)["name"] == "PayloadTooLarge"
+
+
+def test_small_bodies_pass(make_api: Callable[..., Api]) -> None:
+    assert make_api(max_body_mb=0.01).post(_body()).status_code == 200
+
+
+def test_submission_rate_limit(make_api: Callable[..., Api]) -> None:
+    api = make_api(rate_submit_per_second=2)
+    codes = [api.post(_body()).status_code for _ in range(3)]
+    assert codes[:2] == [200, 200] and codes[2] == 429
+    response = api.post(_body())
+    assert _error(response, 429)["name"] == "TooManyRequests"
+    assert int(response.headers["retry-after"]) >= 1
+    other = api.new_key("other")  # limits are per key
+    assert api.post(_body(), key=other).status_code == 200
+
+
+def test_poll_rate_limit(make_api: Callable[..., Api]) -> None:
+    api = make_api(rate_poll_per_second=3)
+    generation_id = api.post(_body()).json()["id"]
+    codes = [api.get(generation_id).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+
+
+def test_unfinished_jobs_cap(make_api: Callable[..., Api]) -> None:
+    api = make_api(max_unfinished_per_key=2)  # concurrency 0: jobs stay queued
+    assert [api.post(_body()).status_code for _ in range(2)] == [200, 200]
+    response = api.post(_body())
+    error = _error(response, 429)
+    assert "2 unfinished generations" in error["message"] and response.headers["retry-after"]
+    assert api.post(_body(), key=api.new_key("other")).status_code == 200
+
+
+def test_limits_are_in_the_openapi_schema(api: Api) -> None:
+    schema = api.client.get("/openapi.json").json()
+    post = schema["paths"]["/v2/video/generations"]["post"]["responses"]
+    assert {"413", "429"} <= set(post)
