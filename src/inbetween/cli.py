@@ -99,13 +99,29 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list(data_dir: DataDir = None) -> None:
-    """List API keys (ids and names; the keys themselves are not stored)."""
+    """List API keys: id, creation time, name, and whether revoked (keys are never shown)."""
     from inbetween.store import open_store
 
     store = open_store(_settings(data_dir=data_dir))
     for key in store.list_keys():
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(key.created_at))
-        print(f"{key.id}  {created}Z  {key.name}")
+        revoked = "  (revoked)" if key.revoked_at is not None else ""
+        print(f"{key.id}  {created}Z  {key.name}{revoked}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    name: Annotated[str, typer.Argument(help="Name of the key(s) to revoke.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke every key with this name; they stop working at once."""
+    from inbetween.store import open_store
+
+    store = open_store(_settings(data_dir=data_dir))
+    count = store.revoke_keys(name, time.time())
+    if count == 0:
+        _fail(f"no live key is named {name!r}; `inbetween keys list` shows the names")
+    print(f"revoked {count} key{'s' if count != 1 else ''} named {name!r}")
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 import uuid
@@ -30,5 +31,12 @@ def create_key(store: KeyStore, name: str) -> tuple[str, ApiKey]:
 
 
 def lookup_key(store: KeyStore, plaintext: str) -> ApiKey | None:
-    """The stored key matching ``plaintext``, or None."""
-    return store.key_by_hash(hash_key(plaintext))
+    """The live (not revoked) key matching ``plaintext``, or None.
+
+    Lookup is by SHA-256 digest, and the stored digest is compared again in constant time.
+    """
+    digest = hash_key(plaintext)
+    key = store.key_by_hash(digest)
+    if key is None or key.revoked_at is not None:
+        return None
+    return key if hmac.compare_digest(key.key_hash, digest) else None

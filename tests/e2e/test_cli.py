@@ -82,3 +82,13 @@ def test_help_explains_commands_and_env_vars() -> None:
     assert all(word in top.stdout for word in ("serve", "generate", "keys"))
     serve = run_cli("serve", "--help").stdout
     assert "INBETWEEN_PORT" in serve and "INBETWEEN_CONCURRENCY" in serve
+
+
+def test_keys_revoke(tmp_path: Path) -> None:
+    env = {"INBETWEEN_DATA_DIR": str(tmp_path / "d")}
+    assert run_cli("keys", "create", "--name", "ci", env=env).returncode == 0
+    revoked = run_cli("keys", "revoke", "ci", env=env)
+    assert revoked.returncode == 0 and "revoked 1 key named 'ci'" in revoked.stdout
+    assert "ci  (revoked)" in run_cli("keys", "list", env=env).stdout
+    again = run_cli("keys", "revoke", "ci", env=env)
+    assert again.returncode == 2 and "no live key is named 'ci'" in again.stderr

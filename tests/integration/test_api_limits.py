@@ -76,3 +76,17 @@ def test_limits_are_in_the_openapi_schema(api: Api) -> None:
     schema = api.client.get("/openapi.json").json()
     post = schema["paths"]["/v2/video/generations"]["post"]["responses"]
     assert {"413", "429"} <= set(post)
+
+
+def test_a_revoked_key_stops_working_at_once(api: Api) -> None:
+    from inbetween.store import open_store
+
+    other = api.new_key("temp")
+    generation_id = api.post(_body(), key=other).json()["id"]
+    assert api.get(generation_id, key=other).status_code == 200
+    store = open_store(api.settings)
+    assert store.revoke_keys("temp", now=1.0) == 1
+    store.engine.dispose()
+    assert api.get(generation_id, key=other).status_code == 401
+    assert api.post(_body(), key=other).status_code == 401
+    assert api.post(_body()).status_code == 200  # other keys are untouched

@@ -196,3 +196,13 @@ def test_migrations_upgrade_an_existing_database(tmp_path: Path) -> None:
     old = store.get("old")
     assert old is not None and old.details == {} and old.status is Status.QUEUED
     store.engine.dispose()
+
+
+def test_revoking_keys_by_name(store: MemoryStore | SqlStore) -> None:
+    store.add_key(ApiKey("k2", "shared", "b" * 64, 2.0))
+    store.add_key(ApiKey("k3", "shared", "c" * 64, 3.0))
+    assert store.revoke_keys("shared", now=10.0) == 2
+    assert store.revoke_keys("shared", now=11.0) == 0  # already revoked
+    assert store.revoke_keys("nobody", now=11.0) == 0
+    assert store.key_by_hash("b" * 64).revoked_at == 10.0  # type: ignore[union-attr]
+    assert store.key_by_hash("h" * 64).revoked_at is None  # type: ignore[union-attr]

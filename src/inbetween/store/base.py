@@ -24,6 +24,7 @@ class ApiKey:
     name: str
     key_hash: str
     created_at: float
+    revoked_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,9 @@ class KeyStore(Protocol):
 
     def list_keys(self) -> list[ApiKey]:
         """All keys, oldest first."""
+
+    def revoke_keys(self, name: str, now: float) -> int:
+        """Revoke every live key named ``name``; how many were revoked."""
 
 
 def too_many_unfinished(limit: int) -> TooManyRequests:

@@ -160,6 +160,13 @@ class MemoryStore:
     def key_by_hash(self, key_hash: str) -> ApiKey | None:
         return next((k for k in self._keys.values() if k.key_hash == key_hash), None)
 
+    def revoke_keys(self, name: str, now: float) -> int:
+        with self._lock:
+            live = [k for k in self._keys.values() if k.name == name and k.revoked_at is None]
+            for key in live:
+                self._keys[key.id] = dataclasses.replace(key, revoked_at=now)
+            return len(live)
+
     def list_keys(self) -> list[ApiKey]:
         return sorted(self._keys.values(), key=lambda k: (k.created_at, k.id))
 

@@ -28,6 +28,7 @@ api_keys = Table(
     Column("name", String(200), nullable=False),
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
 )
 
 generations = Table(

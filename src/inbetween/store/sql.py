@@ -248,7 +248,8 @@ class SqlStore:
         with self._tx() as conn:
             conn.execute(
                 insert(api_keys).values(
-                    id=key.id, name=key.name, key_hash=key.key_hash, created_at=key.created_at
+                    id=key.id, name=key.name, key_hash=key.key_hash, created_at=key.created_at,
+                    revoked_at=key.revoked_at,
                 )
             )
 
@@ -256,6 +257,15 @@ class SqlStore:
         with self._tx() as conn:
             row = conn.execute(select(api_keys).where(api_keys.c.key_hash == key_hash)).first()
         return None if row is None else ApiKey(**row._mapping)
+
+    def revoke_keys(self, name: str, now: float) -> int:
+        with self._tx() as conn:
+            count = conn.execute(
+                update(api_keys)
+                .where(api_keys.c.name == name, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            ).rowcount
+        return int(count)
 
     def list_keys(self) -> list[ApiKey]:
         with self._tx() as conn:
