@@ -6,6 +6,7 @@
     ├── InvalidRequest          400  the request is wrong; names the field and what is allowed
     ├── Unauthorized            401  missing, malformed or unknown API key
     ├── NotFound                404  no such generation (or not yours)
+    ├── Conflict                409  an Idempotency-Key reused for a different request
     ├── PayloadTooLarge         413  the request body is over INBETWEEN_MAX_BODY_MB
     ├── TooManyRequests         429  a per-key rate limit or the unfinished-jobs cap
     ├── JobFailure                   a job ended as ``error``; ``name`` goes to error.name
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "Conflict",
     "EngineError",
     "ImageFetchError",
     "InbetweenError",
@@ -73,6 +75,12 @@ class NotFound(InbetweenError):
     """No generation with this id exists for this API key."""
 
     status_code = 404
+
+
+class Conflict(InbetweenError):
+    """This Idempotency-Key was already used for a different request."""
+
+    status_code = 409
 
 
 class PayloadTooLarge(InbetweenError):

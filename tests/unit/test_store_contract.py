@@ -206,3 +206,17 @@ def test_revoking_keys_by_name(store: MemoryStore | SqlStore) -> None:
     assert store.revoke_keys("nobody", now=11.0) == 0
     assert store.key_by_hash("b" * 64).revoked_at == 10.0  # type: ignore[union-attr]
     assert store.key_by_hash("h" * 64).revoked_at is None  # type: ignore[union-attr]
+
+
+def test_idempotency_key_is_unique_per_api_key(store: MemoryStore | SqlStore) -> None:
+    from inbetween.store.base import IdempotencyReplay
+
+    store.add_key(ApiKey("k2", "two", "b" * 64, 2.0))
+    store.create(_job("a", 1.0, idempotency_key="x", request_hash="r1"), FIRST, LAST)
+    with pytest.raises(IdempotencyReplay) as replay:
+        store.create(_job("b", 2.0, idempotency_key="x", request_hash="r2"), FIRST, LAST)
+    assert replay.value.existing.id == "a" and replay.value.existing.request_hash == "r1"
+    store.create(_job("c", 3.0, key_id="k2", idempotency_key="x"), FIRST, LAST)  # other key
+    store.create(_job("d", 4.0), FIRST, LAST)  # no key: no constraint
+    store.create(_job("e", 5.0), FIRST, LAST)
+    assert store.get("b") is None and store.get("e") is not None

@@ -27,6 +27,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
           "description": "Invalid request: names the field and what is allowed."},
     401: {"model": ErrorEnvelope, "description": "Missing or unknown API key."},
     404: {"model": ErrorEnvelope, "description": "No such generation for this key."},
+    409: {"model": ErrorEnvelope, "description": "Idempotency-Key reused for another request."},
     413: {"model": ErrorEnvelope, "description": "The body is over INBETWEEN_MAX_BODY_MB."},
     429: {"model": ErrorEnvelope, "description": "A per-key rate limit, or the cap on "
           "unfinished generations; `Retry-After` says when to retry."},

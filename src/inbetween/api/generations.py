@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 
 from inbetween.api.auth import require_key
 from inbetween.api.errors import ERROR_RESPONSES
@@ -23,13 +23,17 @@ router = APIRouter(prefix="/v2/video", tags=["generations"])
 @router.post(
     "/generations",
     response_model=GenerationCreated,
-    responses={k: ERROR_RESPONSES[k] for k in (400, 401, 413, 429)},
+    responses={k: ERROR_RESPONSES[k] for k in (400, 401, 409, 413, 429)},
     summary="Submit a generation",
 )
 def create_generation(
     body: GenerationCreate,
     key: ApiKey = Depends(require_key),
     svc: Services = Depends(services),
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", max_length=200,
+        description="Retries with the same key and the same request return the same "
+        "generation; the same key with a different request answers 409."),
 ) -> GenerationCreated:
     """Queue a first-and-last-frame generation and answer at once with its id.
 
@@ -41,9 +45,10 @@ def create_generation(
     first = _image(body.image_url, "image_url", svc)
     last = _image(body.last_image_url, "last_image_url", svc)
     generation = submit(svc.store, request, first, last, key_id=key.id,
-                        max_unfinished=svc.settings.max_unfinished_per_key)
+                        max_unfinished=svc.settings.max_unfinished_per_key,
+                        idempotency_key=idempotency_key)
     svc.pool.notify()
-    return GenerationCreated(id=generation.id, status="queued")
+    return GenerationCreated(id=generation.id, status=generation.status.value)
 
 
 @router.get(

@@ -150,6 +150,8 @@ class Generation:
     warnings: tuple[JobWarning, ...] = field(default=())
     credits_used: float = 0.0
     details: dict[str, object] = field(default_factory=dict)
+    idempotency_key: str | None = None
+    request_hash: str | None = None
     attempts: int = 0
     lease_owner: str | None = None
     lease_expires_at: float | None = None

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import secrets
 import time
 import uuid
 
 from inbetween.engines.registry import route
-from inbetween.errors import NotFound
+from inbetween.errors import Conflict, NotFound
 from inbetween.jobs.models import Generation, GenerationRequest, ImageInput
-from inbetween.store.base import JobStore
+from inbetween.store.base import IdempotencyReplay, JobStore
 
-__all__ = ["MAX_SEED", "get_for_key", "submit"]
+__all__ = ["MAX_SEED", "get_for_key", "request_hash", "submit"]
 
 MAX_SEED = 2**32 - 1
 
@@ -25,8 +28,13 @@ def submit(
     key_id: str,
     now: float | None = None,
     max_unfinished: int | None = None,
+    idempotency_key: str | None = None,
 ) -> Generation:
-    """Validate the route, store the job as queued and return it (the caller dispatches)."""
+    """Validate the route, store the job as queued and return it (the caller dispatches).
+
+    With an ``idempotency_key``, a retry of the same request returns the generation made the
+    first time; the same key for a different request raises Conflict.
+    """
     route(request.model, request.provider)  # an unroutable request is refused now, not later
     created = time.time() if now is None else now
     generation = Generation(
@@ -36,9 +44,27 @@ def submit(
         seed=request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1),
         created_at=created,
         updated_at=created,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash(request, first, last),
     )
-    store.create(generation, first, last, max_unfinished)
+    try:
+        store.create(generation, first, last, max_unfinished)
+    except IdempotencyReplay as replay:
+        if replay.existing.request_hash != generation.request_hash:
+            raise Conflict(
+                f"Idempotency-Key {idempotency_key!r} was already used for a different "
+                "request; use a new key for a new request") from None
+        return replay.existing
     return generation
+
+
+def request_hash(request: GenerationRequest, first: ImageInput, last: ImageInput) -> str:
+    """A digest of everything that defines a request (images by URL or by content)."""
+    digest = hashlib.sha256(json.dumps(dataclasses.asdict(request), sort_keys=True).encode())
+    for image in (first, last):
+        digest.update(b"url:" + image.url.encode() if image.url is not None
+                      else b"data:" + hashlib.sha256(image.data or b"").digest())
+    return digest.hexdigest()
 
 
 def get_for_key(store: JobStore, generation_id: str, key_id: str) -> Generation:

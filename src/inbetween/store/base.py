@@ -12,8 +12,16 @@ from typing import Protocol
 from inbetween.errors import TooManyRequests
 from inbetween.jobs.models import Generation, ImageInput, Outcome, Stage
 
-__all__ = ["ApiKey", "JobStore", "KeyStore", "ReapResult", "too_many_unfinished",
-           "worker_lost_message"]
+__all__ = ["ApiKey", "IdempotencyReplay", "JobStore", "KeyStore", "ReapResult",
+           "too_many_unfinished", "worker_lost_message"]
+
+
+class IdempotencyReplay(Exception):
+    """``create`` found a generation with the same API key and Idempotency-Key."""
+
+    def __init__(self, existing: Generation) -> None:
+        super().__init__(existing.id)
+        self.existing = existing
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,8 @@ class JobStore(Protocol):
     def create(self, generation: Generation, first: ImageInput, last: ImageInput,
                max_unfinished: int | None = None) -> None:
         """Store a new queued generation with its two inputs; TooManyRequests when its key
-        already has ``max_unfinished`` queued or generating jobs (checked atomically)."""
+        already has ``max_unfinished`` queued or generating jobs (checked atomically);
+        IdempotencyReplay when its (key, Idempotency-Key) already has a generation."""
 
     def get(self, generation_id: str) -> Generation | None:
         """The generation, or None when it does not exist."""

@@ -13,7 +13,13 @@ from inbetween.jobs.models import (
     Status,
     can_transition,
 )
-from inbetween.store.base import ApiKey, ReapResult, too_many_unfinished, worker_lost_message
+from inbetween.store.base import (
+    ApiKey,
+    IdempotencyReplay,
+    ReapResult,
+    too_many_unfinished,
+    worker_lost_message,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -32,6 +38,11 @@ class MemoryStore:
         with self._lock:
             if generation.id in self._jobs:
                 raise KeyError(f"generation {generation.id} exists")
+            if generation.idempotency_key is not None:
+                for existing in self._jobs.values():
+                    if (existing.key_id, existing.idempotency_key) == (
+                            generation.key_id, generation.idempotency_key):
+                        raise IdempotencyReplay(existing)
             if max_unfinished is not None and sum(
                 1 for g in self._jobs.values()
                 if g.key_id == generation.key_id and not g.finished

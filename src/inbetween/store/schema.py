@@ -56,6 +56,8 @@ generations = Table(
     Column("warnings", Text, nullable=False),
     Column("credits_used", Float, nullable=False),
     Column("details", Text, nullable=True),
+    Column("idempotency_key", String(200), nullable=True),
+    Column("request_hash", String(64), nullable=True),
     Column("attempts", Integer, nullable=False),
     Column("lease_owner", String(100), nullable=True),
     Column("lease_expires_at", Float, nullable=True),
@@ -64,6 +66,7 @@ generations = Table(
     Column("finished_at", Float, nullable=True),
     Index("ix_generations_status_created", "status", "created_at", "id"),
     Index("ix_generations_key", "key_id"),
+    Index("ux_generations_idempotency", "key_id", "idempotency_key", unique=True),
 )
 
 generation_inputs = Table(

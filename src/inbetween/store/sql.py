@@ -22,7 +22,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from inbetween.errors import InfrastructureError
 from inbetween.jobs.models import (
@@ -35,7 +35,13 @@ from inbetween.jobs.models import (
     Status,
     can_transition,
 )
-from inbetween.store.base import ApiKey, ReapResult, too_many_unfinished, worker_lost_message
+from inbetween.store.base import (
+    ApiKey,
+    IdempotencyReplay,
+    ReapResult,
+    too_many_unfinished,
+    worker_lost_message,
+)
 from inbetween.store.schema import api_keys, generation_inputs, generations
 
 __all__ = ["SqlStore", "make_engine"]
@@ -88,7 +94,29 @@ class SqlStore:
     # -- jobs ------------------------------------------------------------------------------
     def create(self, generation: Generation, first: ImageInput, last: ImageInput,
                max_unfinished: int | None = None) -> None:
+        try:
+            self._create(generation, first, last, max_unfinished)
+        except InfrastructureError as e:
+            if generation.idempotency_key is None or not isinstance(e.__cause__,
+                                                                    IntegrityError):
+                raise
+            with self._tx() as conn:
+                row = conn.execute(select(generations).where(
+                    _G.key_id == generation.key_id,
+                    _G.idempotency_key == generation.idempotency_key)).first()
+            if row is None:
+                raise
+            raise IdempotencyReplay(_from_row(dict(row._mapping))) from None
+
+    def _create(self, generation: Generation, first: ImageInput, last: ImageInput,
+                max_unfinished: int | None) -> None:
         with self._tx() as conn:
+            if generation.idempotency_key is not None:
+                row = conn.execute(select(generations).where(
+                    _G.key_id == generation.key_id,
+                    _G.idempotency_key == generation.idempotency_key)).first()
+                if row is not None:
+                    raise IdempotencyReplay(_from_row(dict(row._mapping)))
             if max_unfinished is not None:
                 unfinished = conn.execute(
                     select(func.count()).select_from(generations).where(
@@ -314,6 +342,8 @@ def _to_row(g: Generation) -> dict[str, Any]:
         "error_message": g.error_message,
         "warnings": _dump_warnings(g.warnings),
         "details": json.dumps(g.details),
+        "idempotency_key": g.idempotency_key,
+        "request_hash": g.request_hash,
         "credits_used": g.credits_used,
         "attempts": g.attempts,
         "lease_owner": g.lease_owner,
@@ -350,6 +380,8 @@ def _from_row(row: Mapping[str, Any]) -> Generation:
         error_message=row["error_message"],
         warnings=tuple(JobWarning(**w) for w in json.loads(row["warnings"])),
         details=json.loads(row["details"]) if row["details"] else {},
+        idempotency_key=row["idempotency_key"],
+        request_hash=row["request_hash"],
         credits_used=row["credits_used"],
         attempts=row["attempts"],
         lease_owner=row["lease_owner"],
