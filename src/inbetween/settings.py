@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(
         3, ge=1, description="Runs of one job before a lost lease ends it as error."
     )
+    retention_days: float | None = Field(
+        None, gt=0, description="Delete finished generations older than this; unset: keep."
+    )
     keyframe_credits_per_second: float = Field(
         0.0, ge=0, description="credits_used per second of video made by the keyframe engine."
     )

@@ -220,3 +220,19 @@ def test_idempotency_key_is_unique_per_api_key(store: MemoryStore | SqlStore) ->
     store.create(_job("d", 4.0), FIRST, LAST)  # no key: no constraint
     store.create(_job("e", 5.0), FIRST, LAST)
     assert store.get("b") is None and store.get("e") is not None
+
+
+def test_delete_and_finished_before(store: MemoryStore | SqlStore) -> None:
+    store.create(_job("a", 1.0), FIRST, LAST)
+    store.create(_job("b", 2.0), FIRST, LAST)
+    store.claim("w", LEASE, 5.0)  # a
+    store.finish("a", "w", Outcome(Status.COMPLETED, video_token="t"), 10.0)
+    assert [g.id for g in store.finished_before(11.0)] == ["a"]
+    assert store.finished_before(9.0) == []
+    deleted = store.delete("a")
+    assert deleted is not None and deleted.video_token == "t"
+    assert store.get("a") is None and store.delete("a") is None
+    claimed = store.claim("w", LEASE, 12.0)
+    assert claimed is not None and claimed.id == "b"
+    assert store.delete("b") is not None
+    assert not store.renew("b", "w", LEASE, 13.0)  # the worker has lost it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,7 @@ from inbetween.api.limits import BodyLimit, RateLimiter
 from inbetween.api.state import Services, services
 from inbetween.dispatch.local import LocalPool, Reaper
 from inbetween.engines.registry import build_engines
+from inbetween.jobs.service import delete_expired
 from inbetween.media.audio import preload
 from inbetween.settings import Settings
 from inbetween.storage.local import LocalArtifacts
@@ -39,8 +41,16 @@ def create_app(settings: Settings) -> FastAPI:
             return Worker(settings, store, artifacts, engines, stopping=stopping)
 
         pool = LocalPool(make_worker, settings.concurrency, settings.poll_seconds)
+        cleanup = None
+        if settings.retention_days is not None:
+            keep = settings.retention_days * 86_400
+
+            def cleanup() -> int:
+                return delete_expired(store, artifacts, time.time() - keep)
+
         reaper = Reaper(store, interval=min(settings.lease_seconds / 2, 10.0),
-                        max_attempts=settings.max_attempts, on_requeue=pool.notify)
+                        max_attempts=settings.max_attempts, on_requeue=pool.notify,
+                        cleanup=cleanup)
         limiter = RateLimiter({"submit": settings.rate_submit_per_second,
                                "poll": settings.rate_poll_per_second})
         app.state.services = Services(settings, store, artifacts, pool, limiter)

@@ -11,7 +11,7 @@ from inbetween.api.state import Services, services
 from inbetween.engines.registry import route
 from inbetween.errors import InvalidImage, InvalidRequest
 from inbetween.jobs.models import ImageInput
-from inbetween.jobs.service import get_for_key, submit
+from inbetween.jobs.service import delete, get_for_key, submit
 from inbetween.media.images import parse_image_field
 from inbetween.store.base import ApiKey
 
@@ -66,6 +66,29 @@ def get_generation(
     """Status, progress, and once completed the video's URL (or the error)."""
     svc.limiter.check(key.id, "poll")
     generation = get_for_key(svc.store, generation_id.strip(), key.id)
+    base = svc.settings.public_url or str(request.base_url)
+    return to_out(generation, base.rstrip("/"))
+
+
+@router.delete(
+    "/generations",
+    response_model=GenerationOut,
+    responses={k: ERROR_RESPONSES[k] for k in (400, 401, 404, 429)},
+    summary="Cancel and delete a generation",
+)
+def delete_generation(
+    request: Request,
+    generation_id: str = Query(description="The id returned by POST."),
+    key: ApiKey = Depends(require_key),
+    svc: Services = Depends(services),
+) -> GenerationOut:
+    """Stop the generation if it is queued or generating, and delete it and its video.
+
+    Answers with the generation as it was; afterwards GET and the video URL answer 404.
+    """
+    svc.limiter.check(key.id, "poll")
+    generation = get_for_key(svc.store, generation_id.strip(), key.id)
+    delete(svc.store, svc.artifacts, generation)
     base = svc.settings.public_url or str(request.base_url)
     return to_out(generation, base.rstrip("/"))
 

@@ -73,12 +73,14 @@ class LocalPool:
 
 
 class Reaper:
-    """Every ``interval`` seconds, requeue generating jobs whose lease has expired."""
+    """Every ``interval`` seconds, requeue generating jobs whose lease has expired (and run
+    ``cleanup``, e.g. the retention policy)."""
 
     def __init__(self, store: JobStore, *, interval: float, max_attempts: int,
-                 on_requeue: Callable[[], None], clock: Callable[[], float] = time.time) -> None:
+                 on_requeue: Callable[[], None], clock: Callable[[], float] = time.time,
+                 cleanup: Callable[[], int] | None = None) -> None:
         self.store, self.interval, self.max_attempts = store, interval, max_attempts
-        self.on_requeue, self.clock = on_requeue, clock
+        self.on_requeue, self.clock, self.cleanup = on_requeue, clock, cleanup
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reaper", daemon=True)
 
@@ -92,6 +94,8 @@ class Reaper:
             self.on_requeue()
         for job_id in result.failed:
             event(log, "job.failed", level=logging.ERROR, job=job_id, error="WorkerLost")
+        if self.cleanup is not None and (deleted := self.cleanup()):
+            event(log, "retention.deleted", count=deleted)
 
     def _loop(self) -> None:
         while True:

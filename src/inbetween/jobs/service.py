@@ -12,9 +12,10 @@ import uuid
 from inbetween.engines.registry import route
 from inbetween.errors import Conflict, NotFound
 from inbetween.jobs.models import Generation, GenerationRequest, ImageInput
+from inbetween.storage.base import ArtifactStore
 from inbetween.store.base import IdempotencyReplay, JobStore
 
-__all__ = ["MAX_SEED", "get_for_key", "request_hash", "submit"]
+__all__ = ["MAX_SEED", "delete", "delete_expired", "get_for_key", "request_hash", "submit"]
 
 MAX_SEED = 2**32 - 1
 
@@ -65,6 +66,22 @@ def request_hash(request: GenerationRequest, first: ImageInput, last: ImageInput
         digest.update(b"url:" + image.url.encode() if image.url is not None
                       else b"data:" + hashlib.sha256(image.data or b"").digest())
     return digest.hexdigest()
+
+
+def delete(store: JobStore, artifacts: ArtifactStore, generation: Generation) -> None:
+    """Delete a generation: its record (a worker running it loses its lease and stops, writing
+    nothing) and its video."""
+    store.delete(generation.id)
+    if generation.video_token:
+        artifacts.delete(f"{generation.video_token}.mp4")
+
+
+def delete_expired(store: JobStore, artifacts: ArtifactStore, cutoff: float) -> int:
+    """Delete finished generations that ended before ``cutoff``; how many."""
+    expired = store.finished_before(cutoff)
+    for generation in expired:
+        delete(store, artifacts, generation)
+    return len(expired)
 
 
 def get_for_key(store: JobStore, generation_id: str, key_id: str) -> Generation:

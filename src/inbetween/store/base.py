@@ -80,6 +80,12 @@ class JobStore(Protocol):
     def reap(self, now: float, max_attempts: int) -> ReapResult:
         """Requeue generating jobs whose lease expired; fail those out of attempts."""
 
+    def delete(self, generation_id: str) -> Generation | None:
+        """Remove a generation and its inputs; the generation as it was, or None."""
+
+    def finished_before(self, cutoff: float, limit: int = 100) -> list[Generation]:
+        """Finished generations that ended before ``cutoff`` (oldest first)."""
+
     def ping(self) -> None:
         """Raise when the store cannot be reached."""
 

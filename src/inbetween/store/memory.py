@@ -159,6 +159,16 @@ class MemoryStore:
                     requeued.append(job.id)
         return ReapResult(tuple(requeued), tuple(failed))
 
+    def delete(self, generation_id: str) -> Generation | None:
+        with self._lock:
+            self._inputs.pop(generation_id, None)
+            return self._jobs.pop(generation_id, None)
+
+    def finished_before(self, cutoff: float, limit: int = 100) -> list[Generation]:
+        done = [g for g in self._jobs.values()
+                if g.finished and g.finished_at is not None and g.finished_at < cutoff]
+        return sorted(done, key=lambda g: g.finished_at or 0.0)[:limit]
+
     def ping(self) -> None:
         return None
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -266,6 +267,26 @@ class SqlStore:
                 .returning(_G.id)
             ).scalars().all()
         return ReapResult(tuple(requeued), tuple(job_id for job_id, _ in failed))
+
+    def delete(self, generation_id: str) -> Generation | None:
+        with self._tx() as conn:
+            row = conn.execute(select(generations).where(_G.id == generation_id)).first()
+            if row is None:
+                return None
+            conn.execute(delete(generation_inputs).where(
+                generation_inputs.c.generation_id == generation_id))
+            conn.execute(delete(generations).where(_G.id == generation_id))
+        return _from_row(dict(row._mapping))
+
+    def finished_before(self, cutoff: float, limit: int = 100) -> list[Generation]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(generations)
+                .where(_G.status.in_((Status.COMPLETED.value, Status.ERROR.value)),
+                       _G.finished_at < cutoff)
+                .order_by(_G.finished_at).limit(limit)
+            ).all()
+        return [_from_row(dict(r._mapping)) for r in rows]
 
     def ping(self) -> None:
         with self._tx() as conn:
