@@ -52,7 +52,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     """Settings on a fresh data dir; keyword arguments override fields."""
 
     def make(**overrides: object) -> Settings:
-        values: dict[str, object] = {"data_dir": tmp_path / "data", "concurrency": 0}
+        values: dict[str, object] = {"data_dir": tmp_path / "data", "concurrency": 0,
+                                     "drain_seconds": 0}
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
 

@@ -78,7 +78,8 @@ def serve(
         print(f"  Authorization: Bearer {plaintext}", flush=True)
     store.engine.dispose()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level.lower(), timeout_graceful_shutdown=30)
+                log_level=settings.log_level.lower(),
+                timeout_graceful_shutdown=max(1, round(settings.drain_seconds)))
 
 
 @keys_app.command("create")

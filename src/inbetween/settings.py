@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(
         30.0, gt=0, description="A claimed job's lease; the worker renews it every third of it."
     )
+    drain_seconds: float = Field(
+        30.0, ge=0, description="On SIGTERM, how long running jobs may finish before they are "
+        "put back in the queue."
+    )
     poll_seconds: float = Field(
         1.0, gt=0, description="How often an idle worker looks for queued jobs."
     )

@@ -62,7 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             reaper.stop()
-            pool.stop()
+            pool.stop(grace=settings.drain_seconds)
             store.engine.dispose()
 
     app = FastAPI(

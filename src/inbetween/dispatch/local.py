@@ -28,7 +28,8 @@ class LocalPool:
     def __init__(self, make_worker: Callable[[threading.Event], Worker], concurrency: int,
                  poll_seconds: float) -> None:
         self.poll_seconds = poll_seconds
-        self.stopping = threading.Event()
+        self.draining = threading.Event()  # finish what runs, claim nothing new
+        self.stopping = threading.Event()  # interrupt what runs
         self._wake = threading.Condition()
         self._pending = 0
         self._workers = [make_worker(self.stopping) for _ in range(concurrency)]
@@ -48,7 +49,7 @@ class LocalPool:
             self._wake.notify()
 
     def _loop(self, worker: Worker) -> None:
-        while not self.stopping.is_set():
+        while not self.draining.is_set():
             try:
                 busy = worker.run_once()
             except InfrastructureError as e:
@@ -59,15 +60,20 @@ class LocalPool:
                 busy = False
             if not busy:
                 with self._wake:
-                    if self._pending == 0 and not self.stopping.is_set():
+                    if self._pending == 0 and not self.draining.is_set():
                         self._wake.wait(self.poll_seconds)
                     self._pending = max(0, self._pending - 1)
 
-    def stop(self) -> None:
-        """Interrupt running jobs (they go back to the queue) and join the threads."""
-        self.stopping.set()
+    def stop(self, grace: float = 0.0) -> None:
+        """Drain: let running jobs finish for up to ``grace`` seconds, then interrupt the
+        rest (they go back to the queue at once) and join the threads."""
+        self.draining.set()
         with self._wake:
             self._wake.notify_all()
+        deadline = time.monotonic() + grace
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self.stopping.set()
         for thread in self._threads:
             thread.join()
 
