@@ -5,6 +5,7 @@
     InbetweenError
     ├── InvalidRequest          400  the request is wrong; names the field and what is allowed
     ├── Unauthorized            401  missing, malformed or unknown API key
+    ├── Forbidden               403  a signed video URL that is not (or no longer) valid
     ├── NotFound                404  no such generation (or not yours)
     ├── Conflict                409  an Idempotency-Key reused for a different request
     ├── PayloadTooLarge         413  the request body is over INBETWEEN_MAX_BODY_MB
@@ -24,6 +25,7 @@ from collections.abc import Sequence
 __all__ = [
     "Conflict",
     "EngineError",
+    "Forbidden",
     "ImageFetchError",
     "InbetweenError",
     "InfrastructureError",
@@ -69,6 +71,12 @@ class Unauthorized(InbetweenError):
     """Missing or invalid API key: send `Authorization: Bearer <key>` (create one with `inbetween keys create --name NAME`)."""  # noqa: E501
 
     status_code = 401
+
+
+class Forbidden(InbetweenError):
+    """Access to this resource is not allowed."""
+
+    status_code = 403
 
 
 class NotFound(InbetweenError):

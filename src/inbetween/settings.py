@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None, description="Base URL used in video.url; default the request's own base URL."
     )
+    signed_urls: bool = Field(
+        False, description="Video URLs also carry an expiring signature, checked on download."
+    )
+    signed_url_seconds: float = Field(3600.0, gt=0, description="Lifetime of a signed URL.")
+    url_secret: str | None = Field(
+        None, description="HMAC secret for signed URLs; default: one kept in the data dir."
+    )
     host: str = Field("127.0.0.1", description="Address `inbetween serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `inbetween serve` listens on.")
     concurrency: int = Field(

@@ -45,7 +45,8 @@ def test_every_setting_is_documented_with_its_default() -> None:
 def test_public_api_is_pinned() -> None:
     assert inbetween.__all__ == ["__version__"]
     assert sorted(inbetween.errors.__all__) == [
-        "Conflict", "EngineError", "ImageFetchError", "InbetweenError", "InfrastructureError",
+        "Conflict", "EngineError", "Forbidden", "ImageFetchError", "InbetweenError",
+        "InfrastructureError",
         "InvalidImage", "InvalidRequest", "JobFailure", "NotFound", "PayloadTooLarge",
         "TooManyRequests", "Unauthorized", "WorkerLost",
     ]

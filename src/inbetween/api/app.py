@@ -15,6 +15,7 @@ from inbetween import __version__
 from inbetween.api import files, generations
 from inbetween.api.errors import ERROR_RESPONSES, install_error_handlers
 from inbetween.api.limits import BodyLimit, RateLimiter
+from inbetween.api.signing import UrlSigner
 from inbetween.api.state import Services, services
 from inbetween.dispatch.local import LocalPool, Reaper
 from inbetween.engines.registry import build_engines
@@ -53,7 +54,8 @@ def create_app(settings: Settings) -> FastAPI:
                         cleanup=cleanup)
         limiter = RateLimiter({"submit": settings.rate_submit_per_second,
                                "poll": settings.rate_poll_per_second})
-        app.state.services = Services(settings, store, artifacts, pool, limiter)
+        signer = UrlSigner.from_settings(settings) if settings.signed_urls else None
+        app.state.services = Services(settings, store, artifacts, pool, limiter, signer)
         pool.start()
         reaper.start()
         if settings.concurrency:  # warm the sound track's imports before the first job

@@ -26,6 +26,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorEnvelope,
           "description": "Invalid request: names the field and what is allowed."},
     401: {"model": ErrorEnvelope, "description": "Missing or unknown API key."},
+    403: {"model": ErrorEnvelope, "description": "A signed video URL is missing its "
+          "signature, or it is wrong or expired."},
     404: {"model": ErrorEnvelope, "description": "No such generation for this key."},
     409: {"model": ErrorEnvelope, "description": "Idempotency-Key reused for another request."},
     413: {"model": ErrorEnvelope, "description": "The body is over INBETWEEN_MAX_BODY_MB."},

@@ -10,7 +10,7 @@ from inbetween.api.schemas import GenerationCreate, GenerationCreated, Generatio
 from inbetween.api.state import Services, services
 from inbetween.engines.registry import route
 from inbetween.errors import InvalidImage, InvalidRequest
-from inbetween.jobs.models import ImageInput
+from inbetween.jobs.models import Generation, ImageInput
 from inbetween.jobs.service import delete, get_for_key, submit
 from inbetween.media.images import parse_image_field
 from inbetween.store.base import ApiKey
@@ -66,8 +66,7 @@ def get_generation(
     """Status, progress, and once completed the video's URL (or the error)."""
     svc.limiter.check(key.id, "poll")
     generation = get_for_key(svc.store, generation_id.strip(), key.id)
-    base = svc.settings.public_url or str(request.base_url)
-    return to_out(generation, base.rstrip("/"))
+    return _out(generation, request, svc)
 
 
 @router.delete(
@@ -89,8 +88,13 @@ def delete_generation(
     svc.limiter.check(key.id, "poll")
     generation = get_for_key(svc.store, generation_id.strip(), key.id)
     delete(svc.store, svc.artifacts, generation)
+    return _out(generation, request, svc)
+
+
+def _out(generation: Generation, request: Request, svc: Services) -> GenerationOut:
     base = svc.settings.public_url or str(request.base_url)
-    return to_out(generation, base.rstrip("/"))
+    sign = svc.signer.sign if svc.signer is not None else None
+    return to_out(generation, base.rstrip("/"), sign)
 
 
 def _image(value: str, field: str, svc: Services) -> ImageInput:

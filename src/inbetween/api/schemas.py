@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -142,12 +143,15 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
-def to_out(generation: Generation, base_url: str) -> GenerationOut:
-    """The GET body of ``generation``; ``base_url`` prefixes the video URL."""
+def to_out(generation: Generation, base_url: str,
+           sign: Callable[[str], str] | None = None) -> GenerationOut:
+    """The GET body of ``generation``; ``base_url`` prefixes the video URL, ``sign`` gives
+    the query string of a signed URL."""
     g = generation
     video = None
     if g.status is Status.COMPLETED and g.video_token:
-        video = VideoOut(url=f"{base_url}/files/{g.video_token}.mp4")
+        url = f"{base_url}/files/{g.video_token}.mp4"
+        video = VideoOut(url=f"{url}?{sign(g.video_token)}" if sign else url)
     error = None
     if g.status is Status.ERROR:
         error = JobErrorOut(name=g.error_name or "EngineError",

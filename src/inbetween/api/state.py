@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from inbetween.api.limits import RateLimiter
+from inbetween.api.signing import UrlSigner
 from inbetween.dispatch.local import LocalPool
 from inbetween.settings import Settings
 from inbetween.storage.base import ArtifactStore
@@ -22,6 +23,7 @@ class Services:
     artifacts: ArtifactStore
     pool: LocalPool
     limiter: RateLimiter
+    signer: UrlSigner | None
 
 
 def services(request: Request) -> Services:
