@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +58,31 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         return Settings(**values)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database with an empty ``public`` schema (INBETWEEN_TEST_POSTGRES_URL,
+    default the local server's ``test`` database). Skips when there is none — unless
+    INBETWEEN_REQUIRE_SERVICES is set (CI), where its absence fails the test."""
+    import os
+
+    import sqlalchemy
+
+    url = os.environ.get("INBETWEEN_TEST_POSTGRES_URL",
+                         "postgresql+psycopg://root@127.0.0.1:5432/test")
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+    except Exception as e:
+        engine.dispose()
+        if os.environ.get("INBETWEEN_REQUIRE_SERVICES"):
+            raise
+        pytest.skip(f"no PostgreSQL at {url} ({type(e).__name__}); CI runs these tests")
+    engine.dispose()
+    yield url
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

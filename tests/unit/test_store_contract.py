@@ -24,12 +24,15 @@ from inbetween.store.base import ApiKey
 LEASE = 30.0
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStore | SqlStore]:
     if request.param == "memory":
         s: MemoryStore | SqlStore = MemoryStore()
-    else:
+    elif request.param == "sqlite":
         s = open_store(Settings(data_dir=tmp_path / "d"))
+    else:
+        url = request.getfixturevalue("postgres_url")
+        s = open_store(Settings(data_dir=tmp_path / "d", database_url=url))
     s.add_key(ApiKey("k1", "one", "h" * 64, 1.0))
     yield s
     if isinstance(s, SqlStore):

@@ -152,11 +152,14 @@ class SqlStore:
     def claim(self, worker_id: str, lease_seconds: float, now: float) -> Generation | None:
         while True:
             with self._tx() as conn:
+                # PostgreSQL: lock the row, skipping rows other workers hold (SQLite ignores
+                # this; its BEGIN IMMEDIATE already serialises writers)
                 candidate = conn.execute(
                     select(_G.id)
                     .where(_G.status == Status.QUEUED.value)
                     .order_by(_G.created_at, _G.id)
                     .limit(1)
+                    .with_for_update(skip_locked=True)
                 ).scalar()
                 if candidate is None:
                     return None
