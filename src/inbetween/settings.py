@@ -23,6 +23,14 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default sqlite:///{data_dir}/inbetween.db."
     )
+    storage_url: str | None = Field(
+        None, description="Where videos go: s3://bucket/prefix; default the data dir's files/."
+    )
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, R2).")
+    presign_seconds: float = Field(3600.0, gt=0, description="Lifetime of presigned S3 URLs.")
+    public_base_url: str | None = Field(
+        None, description="Public bucket URL: redirect there + key instead of presigning."
+    )
     public_url: str | None = Field(
         None, description="Base URL used in video.url; default the request's own base URL."
     )

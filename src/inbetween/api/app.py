@@ -22,7 +22,7 @@ from inbetween.engines.registry import build_engines
 from inbetween.jobs.service import delete_expired
 from inbetween.media.audio import preload
 from inbetween.settings import Settings
-from inbetween.storage.local import LocalArtifacts
+from inbetween.storage import open_artifacts
 from inbetween.store import open_store
 from inbetween.worker import Worker
 
@@ -35,7 +35,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings)
-        artifacts = LocalArtifacts(settings.files_dir)
+        artifacts = open_artifacts(settings)
         engines = build_engines(settings)
 
         def make_worker(stopping: threading.Event) -> Worker:

@@ -13,7 +13,10 @@ class ArtifactStore(Protocol):
         """Move the finished file ``source`` into the store under ``key`` (atomic)."""
 
     def local_path(self, key: str) -> Path | None:
-        """A local file holding ``key``, or None when it does not exist."""
+        """A local file holding ``key`` (served as is), or None."""
+
+    def redirect_url(self, key: str) -> str | None:
+        """Where to send a client for ``key`` (a stores that serves elsewhere), or None."""
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""

@@ -35,5 +35,8 @@ class LocalArtifacts:
         path = self._path(key)
         return path if path.is_file() else None
 
+    def redirect_url(self, key: str) -> str | None:
+        return None
+
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

@@ -26,5 +26,8 @@ class MemoryArtifacts:
         path.write_bytes(self.blobs[key])
         return path
 
+    def redirect_url(self, key: str) -> str | None:
+        return None
+
     def delete(self, key: str) -> None:
         self.blobs.pop(key, None)

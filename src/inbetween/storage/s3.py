@@ -1,0 +1,69 @@
+"""Videos in S3 or an S3-compatible store (MinIO, R2…), through boto3.
+
+``INBETWEEN_STORAGE_URL=s3://bucket/prefix``; ``INBETWEEN_S3_ENDPOINT_URL`` for
+S3-compatible stores; credentials and region from the standard AWS settings. The server's own
+``/files/{token}.mp4`` URL stays the one clients get: it redirects to a freshly presigned URL
+(``INBETWEEN_PRESIGN_SECONDS``) or, for a public bucket, to ``INBETWEEN_PUBLIC_BASE_URL`` + key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from inbetween.errors import InfrastructureError
+
+__all__ = ["S3Artifacts"]
+
+
+class S3Artifacts:
+    """An ArtifactStore in one S3 bucket under one prefix."""
+
+    def __init__(self, url: str, *, endpoint_url: str | None = None,
+                 presign_seconds: float = 3600, public_base_url: str | None = None) -> None:
+        import boto3
+        from botocore.config import Config
+
+        parts = urlsplit(url)
+        if parts.scheme != "s3" or not parts.netloc:
+            raise ValueError(
+                f"INBETWEEN_STORAGE_URL must look like s3://bucket/prefix, not {url!r}")
+        self.bucket, self.prefix = parts.netloc, parts.path.strip("/")
+        self.presign_seconds = presign_seconds
+        self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        self.client: Any = boto3.client("s3", endpoint_url=endpoint_url,
+                                        config=Config(signature_version="s3v4"))
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put(self, source: Path, key: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.upload_file(str(source), self.bucket, self._key(key),
+                                    ExtraArgs={"ContentType": "video/mp4"})
+        except (BotoCoreError, ClientError) as e:
+            raise InfrastructureError(f"could not store the video in S3: {e}") from e
+        source.unlink(missing_ok=True)
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+    def redirect_url(self, key: str) -> str | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError:
+            return None
+        if self.public_base_url:
+            return f"{self.public_base_url}/{self._key(key)}"
+        url: str = self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)},
+            ExpiresIn=int(self.presign_seconds))
+        return url
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
