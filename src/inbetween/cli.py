@@ -82,6 +82,25 @@ def serve(
                 timeout_graceful_shutdown=max(1, round(settings.drain_seconds)))
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(
+        help="Jobs run at once (worker processes). (env INBETWEEN_CONCURRENCY, default 1)",
+        show_default=False)] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run a Celery worker for the jobs an API with INBETWEEN_BROKER_URL sends it."""
+    from inbetween.dispatch.celery import run_worker
+
+    settings = _settings(concurrency=concurrency, data_dir=data_dir)
+    configure(settings.log_level)
+    if not settings.broker_url:
+        _fail("set INBETWEEN_BROKER_URL (redis://… or amqp://…), the same as the API's")
+    if settings.concurrency < 1:
+        _fail("--concurrency must be at least 1")
+    run_worker(settings, settings.concurrency)
+
+
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="A label for the key (who or what uses it).")],

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `inbetween serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `inbetween serve` listens on.")
+    broker_url: str | None = Field(
+        None, description="Celery broker (redis://… or amqp://…): jobs go to `inbetween worker`."
+    )
     concurrency: int = Field(
         1, ge=0, description="Jobs this process runs at once; 0 only accepts and stores jobs."
     )

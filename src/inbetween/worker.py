@@ -104,9 +104,11 @@ class Worker:
             settings.fetch_allow, settings.fetch_max_mb, settings.fetch_connect_seconds,
             settings.fetch_timeout_seconds)
 
-    def run_once(self) -> bool:
-        """Claim and run the oldest queued job; False when there was none."""
-        job = self.store.claim(self.worker_id, self.settings.lease_seconds, self.clock())
+    def run_once(self, generation_id: str | None = None) -> bool:
+        """Claim and run the oldest queued job (or ``generation_id`` if it is still queued:
+        a job that runs or ran elsewhere is never run twice); False when there was none."""
+        job = self.store.claim(self.worker_id, self.settings.lease_seconds, self.clock(),
+                               generation_id)
         if job is None:
             return False
         self.run(job)
@@ -188,7 +190,7 @@ class Worker:
             engine=engine.name,
             video_token=token,
             warnings=chosen.warnings + rendered.warnings,
-            details=rendered.details,
+            details={**rendered.details, "worker": self.worker_id},
             credits_used=round(req.duration * engine.credits_per_second, 6),
         )
 

@@ -19,6 +19,7 @@ from inbetween.api.signing import UrlSigner
 from inbetween.api.state import Services, services
 from inbetween.dispatch.local import LocalPool, Reaper
 from inbetween.engines.registry import build_engines
+from inbetween.errors import InfrastructureError
 from inbetween.jobs.service import delete_expired
 from inbetween.media.audio import preload
 from inbetween.settings import Settings
@@ -41,7 +42,14 @@ def create_app(settings: Settings) -> FastAPI:
         def make_worker(stopping: threading.Event) -> Worker:
             return Worker(settings, store, artifacts, engines, stopping=stopping)
 
-        pool = LocalPool(make_worker, settings.concurrency, settings.poll_seconds)
+        celery = None
+        if settings.broker_url:  # jobs go to `inbetween worker` processes through the broker
+            from inbetween.dispatch.celery import CeleryDispatcher
+
+            celery = CeleryDispatcher(settings)
+        pool = LocalPool(make_worker, 0 if celery else settings.concurrency,
+                         settings.poll_seconds)
+        dispatch = celery.notify if celery else pool.notify
         cleanup = None
         if settings.retention_days is not None:
             keep = settings.retention_days * 86_400
@@ -50,12 +58,13 @@ def create_app(settings: Settings) -> FastAPI:
                 return delete_expired(store, artifacts, time.time() - keep)
 
         reaper = Reaper(store, interval=min(settings.lease_seconds / 2, 10.0),
-                        max_attempts=settings.max_attempts, on_requeue=pool.notify,
+                        max_attempts=settings.max_attempts, on_requeue=dispatch,
                         cleanup=cleanup)
         limiter = RateLimiter({"submit": settings.rate_submit_per_second,
                                "poll": settings.rate_poll_per_second})
         signer = UrlSigner.from_settings(settings) if settings.signed_urls else None
-        app.state.services = Services(settings, store, artifacts, pool, limiter, signer)
+        app.state.services = Services(settings, store, artifacts, pool, dispatch,
+                                      celery.ping if celery else None, limiter, signer)
         pool.start()
         reaper.start()
         if settings.concurrency:  # warm the sound track's imports before the first job
@@ -65,6 +74,8 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             reaper.stop()
             pool.stop(grace=settings.drain_seconds)
+            if celery is not None:
+                celery.close()
             store.engine.dispose()
 
     app = FastAPI(
@@ -84,9 +95,15 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def healthz(svc: Services = Depends(services)) -> dict[str, str]:
-    """200 when the server is ready (the job store answers)."""
+    """200 when the server is ready: the job store (and the broker, if any) answer."""
     svc.store.ping()
-    return {"status": "ok"}
+    if svc.broker_ping is not None:
+        try:
+            svc.broker_ping()
+        except Exception as e:
+            raise InfrastructureError(f"the broker cannot be reached: {e}") from e
+        return {"status": "ok", "store": "ok", "broker": "ok"}
+    return {"status": "ok", "store": "ok"}
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

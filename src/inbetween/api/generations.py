@@ -47,7 +47,7 @@ def create_generation(
     generation = submit(svc.store, request, first, last, key_id=key.id,
                         max_unfinished=svc.settings.max_unfinished_per_key,
                         idempotency_key=idempotency_key)
-    svc.pool.notify()
+    svc.dispatch(generation.id)
     return GenerationCreated(id=generation.id, status=generation.status.value)
 
 

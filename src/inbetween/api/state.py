@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -22,6 +23,8 @@ class Services:
     store: SqlStore
     artifacts: ArtifactStore
     pool: LocalPool
+    dispatch: Callable[[str], None]
+    broker_ping: Callable[[], None] | None
     limiter: RateLimiter
     signer: UrlSigner | None
 

@@ -42,8 +42,8 @@ class LocalPool:
         for thread in self._threads:
             thread.start()
 
-    def notify(self) -> None:
-        """A job was queued: wake one idle worker now."""
+    def notify(self, generation_id: str | None = None) -> None:
+        """A job was queued: wake one idle worker now (any worker takes any job)."""
         with self._wake:
             self._pending += 1
             self._wake.notify()
@@ -83,7 +83,7 @@ class Reaper:
     ``cleanup``, e.g. the retention policy)."""
 
     def __init__(self, store: JobStore, *, interval: float, max_attempts: int,
-                 on_requeue: Callable[[], None], clock: Callable[[], float] = time.time,
+                 on_requeue: Callable[[str], None], clock: Callable[[], float] = time.time,
                  cleanup: Callable[[], int] | None = None) -> None:
         self.store, self.interval, self.max_attempts = store, interval, max_attempts
         self.on_requeue, self.clock, self.cleanup = on_requeue, clock, cleanup
@@ -97,7 +97,7 @@ class Reaper:
         result = self.store.reap(self.clock(), self.max_attempts)
         for job_id in result.requeued:
             event(log, "job.requeued", level=logging.WARNING, job=job_id, reason="lease expired")
-            self.on_requeue()
+            self.on_requeue(job_id)
         for job_id in result.failed:
             event(log, "job.failed", level=logging.ERROR, job=job_id, error="WorkerLost")
         if self.cleanup is not None and (deleted := self.cleanup()):

@@ -56,8 +56,10 @@ class JobStore(Protocol):
     def inputs(self, generation_id: str) -> tuple[ImageInput, ImageInput]:
         """The (first, last) inputs of a generation."""
 
-    def claim(self, worker_id: str, lease_seconds: float, now: float) -> Generation | None:
-        """Atomically move the oldest queued job to generating, leased to ``worker_id``."""
+    def claim(self, worker_id: str, lease_seconds: float, now: float,
+              generation_id: str | None = None) -> Generation | None:
+        """Atomically move the oldest queued job (or ``generation_id``, if it is queued) to
+        generating, leased to ``worker_id``; None when there is none to take."""
 
     def renew(
         self,

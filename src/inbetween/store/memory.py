@@ -57,9 +57,11 @@ class MemoryStore:
     def inputs(self, generation_id: str) -> tuple[ImageInput, ImageInput]:
         return self._inputs[generation_id]
 
-    def claim(self, worker_id: str, lease_seconds: float, now: float) -> Generation | None:
+    def claim(self, worker_id: str, lease_seconds: float, now: float,
+              generation_id: str | None = None) -> Generation | None:
         with self._lock:
-            queued = [g for g in self._jobs.values() if g.status is Status.QUEUED]
+            queued = [g for g in self._jobs.values() if g.status is Status.QUEUED
+                      and generation_id in (None, g.id)]
             if not queued:
                 return None
             job = min(queued, key=lambda g: (g.created_at, g.id))

@@ -149,16 +149,17 @@ class SqlStore:
         found = {r.role: ImageInput(url=r.url, data=r.data) for r in rows}
         return found["first"], found["last"]
 
-    def claim(self, worker_id: str, lease_seconds: float, now: float) -> Generation | None:
+    def claim(self, worker_id: str, lease_seconds: float, now: float,
+              generation_id: str | None = None) -> Generation | None:
         while True:
             with self._tx() as conn:
                 # PostgreSQL: lock the row, skipping rows other workers hold (SQLite ignores
                 # this; its BEGIN IMMEDIATE already serialises writers)
+                wanted = select(_G.id).where(_G.status == Status.QUEUED.value)
+                if generation_id is not None:
+                    wanted = wanted.where(_G.id == generation_id)
                 candidate = conn.execute(
-                    select(_G.id)
-                    .where(_G.status == Status.QUEUED.value)
-                    .order_by(_G.created_at, _G.id)
-                    .limit(1)
+                    wanted.order_by(_G.created_at, _G.id).limit(1)
                     .with_for_update(skip_locked=True)
                 ).scalar()
                 if candidate is None:
@@ -177,6 +178,8 @@ class SqlStore:
                 ).rowcount
             if won == 1:
                 return self.get(candidate)
+            if generation_id is not None:
+                return None
             # another worker took it between SELECT and UPDATE: try the next one
 
     def renew(

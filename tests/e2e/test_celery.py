@@ -1,0 +1,121 @@
+"""The distributed topology as separate processes: an API, two Celery workers, PostgreSQL and
+a broker (Redis, and RabbitMQ) — the same code as the single-process default."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import encode
+from tests.e2e.conftest import Client, Server, run_cli
+
+BROKERS = {"redis": "redis://127.0.0.1:6379/15", "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//"}
+
+
+@pytest.fixture(params=list(BROKERS))
+def broker_url(request: pytest.FixtureRequest) -> str:
+    from kombu import Connection
+
+    url = BROKERS[request.param]
+    try:
+        with Connection(url, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1)
+            connection.default_channel.queue_purge("inbetween")
+    except Exception as e:
+        if "NOT_FOUND" in str(e) or "404" in str(e):  # no queue yet: nothing to purge
+            return url
+        if os.environ.get("INBETWEEN_REQUIRE_SERVICES"):
+            raise
+        pytest.skip(f"no {request.param} broker at {url} ({type(e).__name__})")
+    return url
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def test_jobs_run_once_each_spread_over_two_workers(
+    tmp_path: Path, server: Server, postgres_url: str, broker_url: str,
+    workers: list[subprocess.Popen[bytes]], photos: dict[str, np.ndarray],
+) -> None:
+    env = {"INBETWEEN_DATABASE_URL": postgres_url, "INBETWEEN_BROKER_URL": broker_url,
+           "INBETWEEN_DATA_DIR": str(server.data_dir), "INBETWEEN_LEASE_SECONDS": "3"}
+    created = run_cli("keys", "create", "--name", "celery", env=env)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1]
+    for i in range(2):
+        with (tmp_path / f"worker-{i}.log").open("wb") as log:  # the child keeps its own fd
+            workers.append(subprocess.Popen(
+                [sys.executable, "-m", "inbetween", "worker", "--concurrency", "1"],
+                env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True))
+    server.start(concurrency=0, **env)
+    client = Client(server, key)
+    body = {"model": "inbetween/keyframe", "prompt": "p", "resolution": "720p", "duration": 4,
+            "image_url": base64.b64encode(encode(photos["rocket"], "JPEG")).decode(),
+            "last_image_url": base64.b64encode(encode(photos["chelsea"], "JPEG")).decode()}
+    ids = [client.submit(body) for _ in range(6)]
+    results = [client.wait(generation_id, timeout=180) for generation_id in ids]
+    assert [r["status"] for r in results] == ["completed"] * 6, results
+    ran_on = {r["meta"]["details"]["worker"] for r in results}
+    assert len(ran_on) == 2, ran_on  # both workers took jobs
+    from inbetween.settings import Settings
+    from inbetween.store import open_store
+
+    store = open_store(Settings(data_dir=server.data_dir, database_url=postgres_url))
+    assert [store.get(i).attempts for i in ids] == [1] * 6  # type: ignore[union-attr]
+    store.engine.dispose()
+    logs = "".join((tmp_path / f"worker-{i}.log").read_text() for i in range(2))
+    assert all(generation_id in logs for generation_id in ids)  # workers log their jobs
+
+
+def test_a_killed_worker_job_completes_on_the_other(
+    tmp_path: Path, server: Server, postgres_url: str, broker_url: str,
+    workers: list[subprocess.Popen[bytes]], photos: dict[str, np.ndarray],
+) -> None:
+    from inbetween.settings import Settings
+    from inbetween.store import open_store
+    from tests.helpers import wait_for
+
+    env = {"INBETWEEN_DATABASE_URL": postgres_url, "INBETWEEN_BROKER_URL": broker_url,
+           "INBETWEEN_DATA_DIR": str(server.data_dir), "INBETWEEN_LEASE_SECONDS": "2"}
+    key = run_cli("keys", "create", "--name", "k", env=env).stdout.strip().splitlines()[-1]
+    for i in range(2):
+        with (tmp_path / f"worker-{i}.log").open("wb") as log:
+            workers.append(subprocess.Popen(
+                [sys.executable, "-m", "inbetween", "worker", "--concurrency", "1"],
+                env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True))
+    server.start(concurrency=0, **env)
+    client = Client(server, key)
+    body = {"model": "inbetween/keyframe", "prompt": "p", "resolution": "1080p", "duration": 8,
+            "image_url": base64.b64encode(encode(photos["rocket"], "JPEG")).decode(),
+            "last_image_url": base64.b64encode(encode(photos["chelsea"], "JPEG")).decode()}
+    generation_id = client.submit(body)
+    wait_for(lambda: client.get(generation_id)["progress"] >= 20, 120, "the job to render")
+    store = open_store(Settings(data_dir=server.data_dir, database_url=postgres_url))
+    owner = store.get(generation_id).lease_owner  # type: ignore[union-attr]
+    assert owner is not None
+    victim = next(w for w in workers if os.getpgid(int(owner.rsplit("-", 1)[1])) == w.pid)
+    os.killpg(victim.pid, signal.SIGKILL)  # the worker's whole process group
+    victim.wait(timeout=30)
+    result = client.wait(generation_id, timeout=180)
+    assert result["status"] == "completed", result
+    assert result["meta"]["details"]["worker"] != owner  # finished by the other worker
+    assert store.get(generation_id).attempts == 2  # type: ignore[union-attr]
+    store.engine.dispose()
+    assert len(list((server.data_dir / "files").glob("*.mp4"))) == 1
