@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -39,6 +40,25 @@ def broker_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def s3_env() -> Iterator[dict[str, str]]:
+    """An S3-compatible server (moto) on loopback, with a bucket, as every process sees it."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": "us-east-1", "INBETWEEN_STORAGE_URL": "s3://videos/clips",
+           "INBETWEEN_S3_ENDPOINT_URL": f"http://{host}:{port}"}
+    boto3.client("s3", endpoint_url=env["INBETWEEN_S3_ENDPOINT_URL"], region_name="us-east-1",
+                 aws_access_key_id="test", aws_secret_access_key="test").create_bucket(
+        Bucket="videos")
+    yield env
+    server.stop()
+
+
+@pytest.fixture
 def workers(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
@@ -49,11 +69,12 @@ def workers(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def test_jobs_run_once_each_spread_over_two_workers(
-    tmp_path: Path, server: Server, postgres_url: str, broker_url: str,
+    tmp_path: Path, server: Server, postgres_url: str, broker_url: str, s3_env: dict[str, str],
     workers: list[subprocess.Popen[bytes]], photos: dict[str, np.ndarray],
 ) -> None:
     env = {"INBETWEEN_DATABASE_URL": postgres_url, "INBETWEEN_BROKER_URL": broker_url,
-           "INBETWEEN_DATA_DIR": str(server.data_dir), "INBETWEEN_LEASE_SECONDS": "3"}
+           "INBETWEEN_DATA_DIR": str(server.data_dir), "INBETWEEN_LEASE_SECONDS": "3",
+           **s3_env}
     created = run_cli("keys", "create", "--name", "celery", env=env)
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip().splitlines()[-1]
@@ -68,19 +89,23 @@ def test_jobs_run_once_each_spread_over_two_workers(
     body = {"model": "inbetween/keyframe", "prompt": "p", "resolution": "720p", "duration": 4,
             "image_url": base64.b64encode(encode(photos["rocket"], "JPEG")).decode(),
             "last_image_url": base64.b64encode(encode(photos["chelsea"], "JPEG")).decode()}
-    ids = [client.submit(body) for _ in range(6)]
-    results = [client.wait(generation_id, timeout=180) for generation_id in ids]
-    assert [r["status"] for r in results] == ["completed"] * 6, results
+    ids = [client.submit(body) for _ in range(10)]
+    results = [client.wait(generation_id, timeout=240) for generation_id in ids]
+    assert [r["status"] for r in results] == ["completed"] * 10, results
     ran_on = {r["meta"]["details"]["worker"] for r in results}
     assert len(ran_on) == 2, ran_on  # both workers took jobs
     from inbetween.settings import Settings
     from inbetween.store import open_store
 
     store = open_store(Settings(data_dir=server.data_dir, database_url=postgres_url))
-    assert [store.get(i).attempts for i in ids] == [1] * 6  # type: ignore[union-attr]
+    assert [store.get(i).attempts for i in ids] == [1] * 10  # type: ignore[union-attr]
     store.engine.dispose()
     logs = "".join((tmp_path / f"worker-{i}.log").read_text() for i in range(2))
     assert all(generation_id in logs for generation_id in ids)  # workers log their jobs
+    # the videos are in S3, served through the API's own URL by a redirect
+    video = httpx.get(results[0]["video"]["url"], follow_redirects=True, timeout=30)
+    assert video.status_code == 200 and video.content[4:8] == b"ftyp"
+    assert not list((server.data_dir / "files").glob("*.mp4"))
 
 
 def test_a_killed_worker_job_completes_on_the_other(
