@@ -144,3 +144,37 @@ def test_a_killed_worker_job_completes_on_the_other(
     assert store.get(generation_id).attempts == 2  # type: ignore[union-attr]
     store.engine.dispose()
     assert len(list((server.data_dir / "files").glob("*.mp4"))) == 1
+
+
+def test_delete_reaches_a_job_running_in_a_worker(
+    tmp_path: Path, server: Server, postgres_url: str, broker_url: str,
+    workers: list[subprocess.Popen[bytes]], photos: dict[str, np.ndarray],
+) -> None:
+    from tests.helpers import wait_for
+
+    env = {"INBETWEEN_DATABASE_URL": postgres_url, "INBETWEEN_BROKER_URL": broker_url,
+           "INBETWEEN_DATA_DIR": str(server.data_dir)}
+    key = run_cli("keys", "create", "--name", "k", env=env).stdout.strip().splitlines()[-1]
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        workers.append(subprocess.Popen(
+            [sys.executable, "-m", "inbetween", "worker", "--concurrency", "1"],
+            env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True))
+    server.start(concurrency=0, **env)
+    client = Client(server, key)
+    body = {"model": "inbetween/keyframe", "prompt": "p", "resolution": "1080p", "duration": 8,
+            "image_url": base64.b64encode(encode(photos["rocket"], "JPEG")).decode(),
+            "last_image_url": base64.b64encode(encode(photos["chelsea"], "JPEG")).decode()}
+    generation_id = client.submit(body)
+    wait_for(lambda: client.get(generation_id)["progress"] >= 20, 120, "the job to render")
+    deleted = httpx.delete(f"{server.url}/v2/video/generations",
+                           params={"generation_id": generation_id}, headers=client.headers)
+    assert deleted.status_code == 200 and deleted.json()["status"] == "generating"
+    wait_for(lambda: "job.interrupted" in log_path.read_text(), 10, "the worker to stop")
+    assert "lease lost" in log_path.read_text()
+    wait_for(lambda: not list((server.data_dir / "tmp").glob("*.part.mp4")), 5,
+             "the partial file to be removed")
+    assert not list((server.data_dir / "files").glob("*.mp4"))
+    assert httpx.get(f"{server.url}/v2/video/generations", params={
+        "generation_id": generation_id}, headers=client.headers).status_code == 404
