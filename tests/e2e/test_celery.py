@@ -68,6 +68,35 @@ def workers(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
             process.wait(timeout=30)
 
 
+def _start_workers(count: int, env: dict[str, str], tmp_path: Path,
+                   workers: list[subprocess.Popen[bytes]]) -> list[Path]:
+    """``count`` `inbetween worker` processes, each in its own process group, logging to a
+    file each."""
+    logs = []
+    for i in range(count):
+        path = tmp_path / f"worker-{i}.log"
+        with path.open("wb") as log:  # the child keeps its own fd
+            workers.append(subprocess.Popen(
+                [sys.executable, "-m", "inbetween", "worker", "--concurrency", "1"],
+                env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True))
+        logs.append(path)
+    return logs
+
+
+def _body(photos: dict[str, np.ndarray], resolution: str, duration: int) -> dict[str, object]:
+    return {"model": "inbetween/keyframe", "prompt": "p", "resolution": resolution,
+            "duration": duration,
+            "image_url": base64.b64encode(encode(photos["rocket"], "JPEG")).decode(),
+            "last_image_url": base64.b64encode(encode(photos["chelsea"], "JPEG")).decode()}
+
+
+def _key(env: dict[str, str]) -> str:
+    created = run_cli("keys", "create", "--name", "celery", env=env)
+    assert created.returncode == 0, created.stderr
+    return created.stdout.strip().splitlines()[-1]
+
+
 def test_jobs_run_once_each_spread_over_two_workers(
     tmp_path: Path, server: Server, postgres_url: str, broker_url: str, s3_env: dict[str, str],
     workers: list[subprocess.Popen[bytes]], photos: dict[str, np.ndarray],
@@ -75,20 +104,11 @@ def test_jobs_run_once_each_spread_over_two_workers(
     env = {"INBETWEEN_DATABASE_URL": postgres_url, "INBETWEEN_BROKER_URL": broker_url,
            "INBETWEEN_DATA_DIR": str(server.data_dir), "INBETWEEN_LEASE_SECONDS": "3",
            **s3_env}
-    created = run_cli("keys", "create", "--name", "celery", env=env)
-    assert created.returncode == 0, created.stderr
-    key = created.stdout.strip().splitlines()[-1]
-    for i in range(2):
-        with (tmp_path / f"worker-{i}.log").open("wb") as log:  # the child keeps its own fd
-            workers.append(subprocess.Popen(
-                [sys.executable, "-m", "inbetween", "worker", "--concurrency", "1"],
-                env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True))
+    key = _key(env)
+    logs = _start_workers(2, env, tmp_path, workers)
     server.start(concurrency=0, **env)
     client = Client(server, key)
-    body = {"model": "inbetween/keyframe", "prompt": "p", "resolution": "720p", "duration": 4,
-            "image_url": base64.b64encode(encode(photos["rocket"], "JPEG")).decode(),
-            "last_image_url": base64.b64encode(encode(photos["chelsea"], "JPEG")).decode()}
+    body = _body(photos, "720p", 4)
     ids = [client.submit(body) for _ in range(10)]
     results = [client.wait(generation_id, timeout=240) for generation_id in ids]
     assert [r["status"] for r in results] == ["completed"] * 10, results
@@ -100,8 +120,8 @@ def test_jobs_run_once_each_spread_over_two_workers(
     store = open_store(Settings(data_dir=server.data_dir, database_url=postgres_url))
     assert [store.get(i).attempts for i in ids] == [1] * 10  # type: ignore[union-attr]
     store.engine.dispose()
-    logs = "".join((tmp_path / f"worker-{i}.log").read_text() for i in range(2))
-    assert all(generation_id in logs for generation_id in ids)  # workers log their jobs
+    logged = "".join(path.read_text() for path in logs)
+    assert all(generation_id in logged for generation_id in ids)  # workers log their jobs
     # the videos are in S3, served through the API's own URL by a redirect
     video = httpx.get(results[0]["video"]["url"], follow_redirects=True, timeout=30)
     assert video.status_code == 200 and video.content[4:8] == b"ftyp"
@@ -118,19 +138,11 @@ def test_a_killed_worker_job_completes_on_the_other(
 
     env = {"INBETWEEN_DATABASE_URL": postgres_url, "INBETWEEN_BROKER_URL": broker_url,
            "INBETWEEN_DATA_DIR": str(server.data_dir), "INBETWEEN_LEASE_SECONDS": "2"}
-    key = run_cli("keys", "create", "--name", "k", env=env).stdout.strip().splitlines()[-1]
-    for i in range(2):
-        with (tmp_path / f"worker-{i}.log").open("wb") as log:
-            workers.append(subprocess.Popen(
-                [sys.executable, "-m", "inbetween", "worker", "--concurrency", "1"],
-                env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True))
+    key = _key(env)
+    _start_workers(2, env, tmp_path, workers)
     server.start(concurrency=0, **env)
     client = Client(server, key)
-    body = {"model": "inbetween/keyframe", "prompt": "p", "resolution": "1080p", "duration": 8,
-            "image_url": base64.b64encode(encode(photos["rocket"], "JPEG")).decode(),
-            "last_image_url": base64.b64encode(encode(photos["chelsea"], "JPEG")).decode()}
-    generation_id = client.submit(body)
+    generation_id = client.submit(_body(photos, "1080p", 8))
     wait_for(lambda: client.get(generation_id)["progress"] >= 20, 120, "the job to render")
     store = open_store(Settings(data_dir=server.data_dir, database_url=postgres_url))
     owner = store.get(generation_id).lease_owner  # type: ignore[union-attr]
@@ -154,19 +166,11 @@ def test_delete_reaches_a_job_running_in_a_worker(
 
     env = {"INBETWEEN_DATABASE_URL": postgres_url, "INBETWEEN_BROKER_URL": broker_url,
            "INBETWEEN_DATA_DIR": str(server.data_dir)}
-    key = run_cli("keys", "create", "--name", "k", env=env).stdout.strip().splitlines()[-1]
-    log_path = tmp_path / "worker.log"
-    with log_path.open("wb") as log:
-        workers.append(subprocess.Popen(
-            [sys.executable, "-m", "inbetween", "worker", "--concurrency", "1"],
-            env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True))
+    key = _key(env)
+    (log_path,) = _start_workers(1, env, tmp_path, workers)
     server.start(concurrency=0, **env)
     client = Client(server, key)
-    body = {"model": "inbetween/keyframe", "prompt": "p", "resolution": "1080p", "duration": 8,
-            "image_url": base64.b64encode(encode(photos["rocket"], "JPEG")).decode(),
-            "last_image_url": base64.b64encode(encode(photos["chelsea"], "JPEG")).decode()}
-    generation_id = client.submit(body)
+    generation_id = client.submit(_body(photos, "1080p", 8))
     wait_for(lambda: client.get(generation_id)["progress"] >= 20, 120, "the job to render")
     deleted = httpx.delete(f"{server.url}/v2/video/generations",
                            params={"generation_id": generation_id}, headers=client.headers)

@@ -14,6 +14,15 @@ from inbetween.store import open_store
 from tests.helpers import wait_for
 
 
+def url_body(**overrides: object) -> dict[str, Any]:
+    """A valid POST body with URL images (nothing is fetched while jobs stay queued)."""
+    body: dict[str, Any] = {"model": "inbetween/keyframe", "prompt": "p",
+                            "image_url": "https://example.com/a.jpg",
+                            "last_image_url": "https://example.com/b.jpg"}
+    body.update(overrides)
+    return body
+
+
 @dataclass
 class Api:
     client: TestClient

@@ -9,15 +9,7 @@ from sqlalchemy import func, select
 
 from inbetween.store import open_store
 from inbetween.store.schema import generations
-from tests.integration.conftest import Api
-
-
-def _body(**overrides: object) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": "inbetween/keyframe", "prompt": "p",
-                            "image_url": "https://example.com/a.jpg",
-                            "last_image_url": "https://example.com/b.jpg"}
-    body.update(overrides)
-    return body
+from tests.integration.conftest import Api, url_body
 
 
 def _post(api: Api, body: dict[str, Any], idem: str, key: str | None = None) -> Any:
@@ -34,16 +26,16 @@ def _rows(api: Api) -> int:
 
 
 def test_a_retry_returns_the_same_generation(api: Api) -> None:
-    first = _post(api, _body(), "retry-1")
-    again = _post(api, _body(), "retry-1")
+    first = _post(api, url_body(), "retry-1")
+    again = _post(api, url_body(), "retry-1")
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json() and _rows(api) == 1
-    assert _post(api, _body(), "retry-2").json()["id"] != first.json()["id"]
+    assert _post(api, url_body(), "retry-2").json()["id"] != first.json()["id"]
 
 
 def test_the_same_key_for_another_request_is_a_conflict(api: Api) -> None:
-    assert _post(api, _body(), "k").status_code == 200
-    response = _post(api, _body(prompt="something else"), "k")
+    assert _post(api, url_body(), "k").status_code == 200
+    response = _post(api, url_body(prompt="something else"), "k")
     assert response.status_code == 409
     error = response.json()["error"]
     assert error["name"] == "Conflict" and "'k' was already used" in error["message"]
@@ -51,8 +43,8 @@ def test_the_same_key_for_another_request_is_a_conflict(api: Api) -> None:
 
 
 def test_keys_are_scoped_to_the_api_key(api: Api) -> None:
-    mine = _post(api, _body(), "shared").json()["id"]
-    theirs = _post(api, _body(), "shared", key=api.new_key("other")).json()["id"]
+    mine = _post(api, url_body(), "shared").json()["id"]
+    theirs = _post(api, url_body(), "shared", key=api.new_key("other")).json()["id"]
     assert mine != theirs and _rows(api) == 2
 
 
@@ -62,7 +54,7 @@ def test_concurrent_retries_make_one_generation(api: Api) -> None:
 
     def retry() -> None:
         barrier.wait()
-        response = _post(api, _body(), "burst")
+        response = _post(api, url_body(), "burst")
         assert response.status_code == 200, response.text
         ids.append(response.json()["id"])
 

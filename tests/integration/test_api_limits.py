@@ -5,15 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tests.integration.conftest import Api
-
-
-def _body(**overrides: object) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": "inbetween/keyframe", "prompt": "p",
-                            "image_url": "https://example.com/a.jpg",
-                            "last_image_url": "https://example.com/b.jpg"}
-    body.update(overrides)
-    return body
+from tests.integration.conftest import Api, url_body
 
 
 def _error(response: Any, status: int) -> dict[str, Any]:
@@ -24,7 +16,7 @@ def _error(response: Any, status: int) -> dict[str, Any]:
 
 def test_oversize_body_by_content_length(make_api: Callable[..., Api]) -> None:
     api = make_api(max_body_mb=0.01)  # 10 KiB
-    response = api.post(_body(prompt="x" * 4000, negative_prompt="y" * 4000,
+    response = api.post(url_body(prompt="x" * 4000, negative_prompt="y" * 4000,
                               image_url="A" * 20_000))
     error = _error(response, 413)
     assert error["name"] == "PayloadTooLarge" and "INBETWEEN_MAX_BODY_MB" in error["message"]
@@ -42,34 +34,34 @@ def test_oversize_streamed_body_is_cut_off(make_api: Callable[..., Api]) -> None
 
 
 def test_small_bodies_pass(make_api: Callable[..., Api]) -> None:
-    assert make_api(max_body_mb=0.01).post(_body()).status_code == 200
+    assert make_api(max_body_mb=0.01).post(url_body()).status_code == 200
 
 
 def test_submission_rate_limit(make_api: Callable[..., Api]) -> None:
     api = make_api(rate_submit_per_second=2)
-    codes = [api.post(_body()).status_code for _ in range(3)]
+    codes = [api.post(url_body()).status_code for _ in range(3)]
     assert codes[:2] == [200, 200] and codes[2] == 429
-    response = api.post(_body())
+    response = api.post(url_body())
     assert _error(response, 429)["name"] == "TooManyRequests"
     assert int(response.headers["retry-after"]) >= 1
     other = api.new_key("other")  # limits are per key
-    assert api.post(_body(), key=other).status_code == 200
+    assert api.post(url_body(), key=other).status_code == 200
 
 
 def test_poll_rate_limit(make_api: Callable[..., Api]) -> None:
     api = make_api(rate_poll_per_second=3)
-    generation_id = api.post(_body()).json()["id"]
+    generation_id = api.post(url_body()).json()["id"]
     codes = [api.get(generation_id).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
 
 
 def test_unfinished_jobs_cap(make_api: Callable[..., Api]) -> None:
     api = make_api(max_unfinished_per_key=2)  # concurrency 0: jobs stay queued
-    assert [api.post(_body()).status_code for _ in range(2)] == [200, 200]
-    response = api.post(_body())
+    assert [api.post(url_body()).status_code for _ in range(2)] == [200, 200]
+    response = api.post(url_body())
     error = _error(response, 429)
     assert "2 unfinished generations" in error["message"] and response.headers["retry-after"]
-    assert api.post(_body(), key=api.new_key("other")).status_code == 200
+    assert api.post(url_body(), key=api.new_key("other")).status_code == 200
 
 
 def test_limits_are_in_the_openapi_schema(api: Api) -> None:
@@ -82,11 +74,11 @@ def test_a_revoked_key_stops_working_at_once(api: Api) -> None:
     from inbetween.store import open_store
 
     other = api.new_key("temp")
-    generation_id = api.post(_body(), key=other).json()["id"]
+    generation_id = api.post(url_body(), key=other).json()["id"]
     assert api.get(generation_id, key=other).status_code == 200
     store = open_store(api.settings)
     assert store.revoke_keys("temp", now=1.0) == 1
     store.engine.dispose()
     assert api.get(generation_id, key=other).status_code == 401
-    assert api.post(_body(), key=other).status_code == 401
-    assert api.post(_body()).status_code == 200  # other keys are untouched
+    assert api.post(url_body(), key=other).status_code == 401
+    assert api.post(url_body()).status_code == 200  # other keys are untouched
