@@ -240,7 +240,8 @@ def test_get_queued_has_every_key(api: Api, body: dict[str, Any]) -> None:
         "progress": 0,
         "video": None,
         "error": None,
-        "meta": {"usage": None, "engine": None, "seed": 7, "warnings": [], "details": None},
+        "meta": {"usage": None, "engine": None, "seed": 7, "warnings": [], "details": None,
+                 "queue_position": 1},
     }
 
 

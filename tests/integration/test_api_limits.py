@@ -82,3 +82,8 @@ def test_a_revoked_key_stops_working_at_once(api: Api) -> None:
     assert api.get(generation_id, key=other).status_code == 401
     assert api.post(url_body(), key=other).status_code == 401
     assert api.post(url_body()).status_code == 200  # other keys are untouched
+
+
+def test_queue_position_in_get(api: Api) -> None:
+    ids = [api.post(url_body()).json()["id"] for _ in range(3)]
+    assert [api.get(i).json()["meta"]["queue_position"] for i in ids] == [1, 2, 3]

@@ -239,3 +239,13 @@ def test_delete_and_finished_before(store: MemoryStore | SqlStore) -> None:
     assert claimed is not None and claimed.id == "b"
     assert store.delete("b") is not None
     assert not store.renew("b", "w", LEASE, 13.0)  # the worker has lost it
+
+
+def test_queue_position_is_fifo(store: MemoryStore | SqlStore) -> None:
+    for job_id, created in (("c", 3.0), ("a", 1.0), ("b", 1.0)):
+        store.create(_job(job_id, created), FIRST, LAST)
+    positions = {i: store.queue_position(store.get(i)) for i in "abc"}  # type: ignore[arg-type]
+    assert positions == {"a": 1, "b": 2, "c": 3}  # creation time, then id
+    store.claim("w", LEASE, 5.0)  # takes a
+    assert store.queue_position(store.get("a")) is None  # type: ignore[arg-type]
+    assert store.queue_position(store.get("c")) == 2  # type: ignore[arg-type]

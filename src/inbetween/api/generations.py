@@ -94,7 +94,7 @@ def delete_generation(
 def _out(generation: Generation, request: Request, svc: Services) -> GenerationOut:
     base = svc.settings.public_url or str(request.base_url)
     sign = svc.signer.sign if svc.signer is not None else None
-    return to_out(generation, base.rstrip("/"), sign)
+    return to_out(generation, base.rstrip("/"), sign, svc.store.queue_position(generation))
 
 
 def _image(value: str, field: str, svc: Services) -> ImageInput:

@@ -116,6 +116,8 @@ class MetaOut(BaseModel):
     engine: str | None = Field(description="Engine that made the video (once finished).")
     seed: int = Field(description="Seed used: the request's, or a random one.")
     warnings: list[WarningOut]
+    queue_position: int | None = Field(
+        None, description="While queued: 1 + the generations ahead of it (FIFO); else null.")
     details: dict[str, Any] | None = Field(
         description="How the engine made the video (engine-specific; our addition), e.g. the "
         "keyframe engine's match_confidence, transition, timing and applied prompt cues.")
@@ -144,7 +146,8 @@ class ErrorEnvelope(BaseModel):
 
 
 def to_out(generation: Generation, base_url: str,
-           sign: Callable[[str], str] | None = None) -> GenerationOut:
+           sign: Callable[[str], str] | None = None,
+           queue_position: int | None = None) -> GenerationOut:
     """The GET body of ``generation``; ``base_url`` prefixes the video URL, ``sign`` gives
     the query string of a signed URL."""
     g = generation
@@ -162,6 +165,7 @@ def to_out(generation: Generation, base_url: str,
         seed=g.seed,
         warnings=[WarningOut(code=w.code, message=w.message) for w in g.warnings],
         details=g.details or None,
+        queue_position=queue_position,
     )
     return GenerationOut(id=g.id, status=g.status.value, progress=g.progress, video=video,
                          error=error, meta=meta)

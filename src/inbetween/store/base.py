@@ -56,6 +56,9 @@ class JobStore(Protocol):
     def inputs(self, generation_id: str) -> tuple[ImageInput, ImageInput]:
         """The (first, last) inputs of a generation."""
 
+    def queue_position(self, generation: Generation) -> int | None:
+        """None unless queued; else 1 + the queued jobs ahead (FIFO: creation time, then id)."""
+
     def claim(self, worker_id: str, lease_seconds: float, now: float,
               generation_id: str | None = None) -> Generation | None:
         """Atomically move the oldest queued job (or ``generation_id``, if it is queued) to

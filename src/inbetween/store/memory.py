@@ -57,6 +57,13 @@ class MemoryStore:
     def inputs(self, generation_id: str) -> tuple[ImageInput, ImageInput]:
         return self._inputs[generation_id]
 
+    def queue_position(self, generation: Generation) -> int | None:
+        if generation.status is not Status.QUEUED:
+            return None
+        mine = (generation.created_at, generation.id)
+        return 1 + sum(1 for g in self._jobs.values()
+                       if g.status is Status.QUEUED and (g.created_at, g.id) < mine)
+
     def claim(self, worker_id: str, lease_seconds: float, now: float,
               generation_id: str | None = None) -> Generation | None:
         with self._lock:

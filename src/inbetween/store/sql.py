@@ -149,6 +149,16 @@ class SqlStore:
         found = {r.role: ImageInput(url=r.url, data=r.data) for r in rows}
         return found["first"], found["last"]
 
+    def queue_position(self, generation: Generation) -> int | None:
+        if generation.status is not Status.QUEUED:
+            return None
+        ahead = (_G.created_at < generation.created_at) | (
+            (_G.created_at == generation.created_at) & (_G.id < generation.id))
+        with self._tx() as conn:
+            count = conn.execute(select(func.count()).select_from(generations).where(
+                _G.status == Status.QUEUED.value, ahead)).scalar_one()
+        return int(count) + 1
+
     def claim(self, worker_id: str, lease_seconds: float, now: float,
               generation_id: str | None = None) -> Generation | None:
         while True:
