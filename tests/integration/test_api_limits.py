@@ -38,9 +38,8 @@ def test_small_bodies_pass(make_api: Callable[..., Api]) -> None:
 
 
 def test_submission_rate_limit(make_api: Callable[..., Api]) -> None:
-    api = make_api(rate_submit_per_second=2)
-    codes = [api.post(url_body()).status_code for _ in range(3)]
-    assert codes[:2] == [200, 200] and codes[2] == 429
+    api = make_api(rate_submit_per_second=1)  # a bucket of one, refilled once a second
+    assert api.post(url_body()).status_code == 200
     response = api.post(url_body())
     assert _error(response, 429)["name"] == "TooManyRequests"
     assert int(response.headers["retry-after"]) >= 1
@@ -49,10 +48,10 @@ def test_submission_rate_limit(make_api: Callable[..., Api]) -> None:
 
 
 def test_poll_rate_limit(make_api: Callable[..., Api]) -> None:
-    api = make_api(rate_poll_per_second=3)
+    api = make_api(rate_poll_per_second=2)
     generation_id = api.post(url_body()).json()["id"]
-    codes = [api.get(generation_id).status_code for _ in range(4)]
-    assert codes == [200, 200, 200, 429]
+    codes = [api.get(generation_id).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
 
 
 def test_unfinished_jobs_cap(make_api: Callable[..., Api]) -> None:
