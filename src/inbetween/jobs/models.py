@@ -18,7 +18,6 @@ __all__ = [
     "Stage",
     "Status",
     "can_transition",
-    "sources_of",
 ]
 
 FPS = 24
@@ -67,11 +66,6 @@ _TRANSITIONS: dict[Status, frozenset[Status]] = {
 def can_transition(current: Status, target: Status) -> bool:
     """Whether a job in ``current`` may move to ``target``."""
     return target in _TRANSITIONS[current]
-
-
-def sources_of(target: Status) -> tuple[Status, ...]:
-    """The statuses from which ``target`` can be reached (used in conditional UPDATEs)."""
-    return tuple(s for s, targets in _TRANSITIONS.items() if target in targets)
 
 
 @dataclass(frozen=True)

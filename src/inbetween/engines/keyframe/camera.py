@@ -45,10 +45,6 @@ class Camera:
     def matrix(self) -> np.ndarray:
         return _matrix(self.a, self.b)
 
-    def scaled(self, factor: float) -> Camera:
-        """The same motion in coordinates multiplied by ``factor`` (an image resized)."""
-        return Camera(self.a, self.b * factor, self.inliers, self.inlier_ratio)
-
     @property
     def scale(self) -> float:
         return abs(self.a)
