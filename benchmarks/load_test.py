@@ -18,7 +18,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -39,6 +42,22 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextmanager
+def _serving(args: list[str], ready_path: str, **popen: Any) -> Iterator[str]:
+    """Run ``python -m ARGS --port P`` until the block ends; yields its base URL once
+    ``ready_path`` answers."""
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", *args, "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(f"{base}{ready_path}", process)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
@@ -121,13 +140,8 @@ def main() -> None:
         created = subprocess.run([sys.executable, "-m", "inbetween", "keys", "create", "--name",
                                   "load"], env=env, capture_output=True, text=True, check=True)
         key = created.stdout.strip().splitlines()[-1]
-        port = _free_port()
-        server = subprocess.Popen([sys.executable, "-m", "inbetween", "serve", "--port",
-                                   str(port), "--concurrency", "0"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            _wait_ready(f"{base}/healthz", server)
+        with _serving(["inbetween", "serve", "--concurrency", "0"], "/healthz",
+                      env=env) as base:
             first = httpx.post(f"{base}/v2/video/generations", headers={
                 "Authorization": f"Bearer {key}"}, json={
                 "model": "inbetween/keyframe", "prompt": "p",
@@ -135,9 +149,6 @@ def main() -> None:
                 "last_image_url": "https://example.com/b.jpg"}).json()["id"]
             result = asyncio.run(_load(base, key, first, args.seconds, args.pollers,
                                        args.submitters))
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
         print(f"{args.pollers} pollers + {args.submitters} submitters, {args.seconds:g} s, "
               f"{os.cpu_count()} cores, loopback")
         polls = _report("inbetween GET", result["poll"], result["poll_errors"],  # type: ignore[arg-type]
@@ -146,17 +157,9 @@ def main() -> None:
                 args.seconds)
         app_file = Path(tmp) / "minimal_app.py"
         app_file.write_text(MINIMAL_APP)
-        port = _free_port()
-        minimal = subprocess.Popen([sys.executable, "-m", "uvicorn", "minimal_app:app", "--port",
-                                    str(port), "--log-level", "warning"], cwd=tmp,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            _wait_ready(f"{base}/v2/video/generations?generation_id=x", minimal)
+        with _serving(["uvicorn", "minimal_app:app", "--log-level", "warning"],
+                      "/v2/video/generations?generation_id=x", cwd=tmp) as base:
             ceiling = asyncio.run(_load(base, key, "x", args.seconds, args.pollers, 0))
-        finally:
-            minimal.terminate()
-            minimal.wait(timeout=60)
         top = _report("minimal FastAPI GET", ceiling["poll"], ceiling["poll_errors"],  # type: ignore[arg-type]
                       args.seconds)
         if top:
