@@ -12,6 +12,7 @@ from inbetween.engines.base import Engine, EngineRequest
 from inbetween.jobs.models import ImageInput, JobWarning, Stage
 from inbetween.media.fetch import FetchPolicy, fetch_bytes
 from inbetween.media.images import decode_image
+from inbetween.media.preview import PreviewTap
 from inbetween.media.video import encode_mp4, prefetch
 
 __all__ = ["Rendered", "Report", "load_image", "render_to_file"]
@@ -49,14 +50,19 @@ def render_to_file(
     crf: int,
     preset: str,
     report: Report,
+    tap: PreviewTap | None = None,
 ) -> Rendered:
-    """Analyse (5–15 %), then render and encode frame by frame into ``path`` (15–95 %)."""
+    """Analyse (5–15 %), then render and encode frame by frame into ``path`` (15–95 %).
+
+    ``tap``, when given, sees every frame (on the renderer's thread) to make previews.
+    """
     report(Stage.ANALYSING, 5)
     clip = engine.render(
         request, first, last, on_progress=lambda f: report(Stage.ANALYSING, 5 + int(10 * f))
     )
+    frames = clip.frames if tap is None else tap.wrap(clip.frames)
     encode_mp4(
-        path, prefetch(clip.frames), width=request.width, height=request.height,
+        path, prefetch(frames), width=request.width, height=request.height,
         fps=request.fps, frame_count=clip.frame_count, audio=clip.sound, crf=crf, preset=preset,
         on_frame=lambda i: report(Stage.RENDERING, 15 + (80 * (i + 1)) // clip.frame_count),
     )

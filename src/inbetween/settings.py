@@ -77,6 +77,18 @@ class Settings(BaseSettings):
     max_unfinished_per_key: int = Field(
         100, ge=1, description="Queued or generating generations one key may have (429)."
     )
+    max_event_streams_per_key: int = Field(
+        10, ge=1, description="Open live-event streams one key may hold per process (429)."
+    )
+    events_poll_seconds: float = Field(
+        0.25, gt=0, le=10, description="How often an event stream reads the job store."
+    )
+    events_ping_seconds: float = Field(
+        15.0, gt=0, description="Interval of `: ping` comments on an idle event stream."
+    )
+    upload_ttl_hours: float = Field(
+        24.0, gt=0, description="Uploads unused for this long are deleted."
+    )
     fetch_max_mb: float = Field(20.0, gt=0, description="Largest image download, in MiB.")
     fetch_allow: str = Field(
         "", description="Comma-separated CIDR ranges and host:port the fetcher may reach "

@@ -22,9 +22,10 @@ from inbetween.errors import InfrastructureError, InvalidRequest, JobFailure
 from inbetween.jobs.models import FPS, Generation, ImageInput, Outcome, Stage, Status
 from inbetween.log import event
 from inbetween.media.fetch import FetchPolicy
+from inbetween.media.preview import PreviewTap
 from inbetween.pipeline import load_image, render_to_file
 from inbetween.settings import Settings
-from inbetween.storage.base import ArtifactStore
+from inbetween.storage.base import ArtifactStore, delete_video
 from inbetween.store.base import JobStore
 
 __all__ = ["Interrupted", "Worker"]
@@ -37,14 +38,25 @@ class Interrupted(Exception):
     """The run must stop: the lease was lost, or the process is shutting down."""
 
 
+_STAGE_LOGS = {
+    Stage.FETCHING: "fetching and decoding the first and last images",
+    Stage.ANALYSING: "matching the two frames: camera motion and optical flow",
+    Stage.RENDERING: "rendering and encoding the frames",
+    Stage.ENCODING: "encoding the video",
+    Stage.AUDIO: "finishing the sound track",
+    Stage.STORING: "storing the video, its thumbnail and its preview",
+}
+
+
 class _Lease:
-    """Keeps a job's lease alive from a background thread and records progress."""
+    """Keeps a job's lease alive from a background thread, records progress and logs."""
 
     def __init__(self, worker: Worker, job_id: str) -> None:
         self.worker, self.job_id = worker, job_id
         self.lost = False
         self._done = threading.Event()
         self._last_progress = -1
+        self._last_stage: Stage | None = None
         self._thread = threading.Thread(target=self._beat, name=f"lease-{job_id}", daemon=True)
         self._thread.start()
 
@@ -64,8 +76,20 @@ class _Lease:
         while not self._done.wait(interval):
             self._renew()
 
+    def log(self, message: str, level: str = "info") -> None:
+        """Add a line to the job's log in the store (live events show it)."""
+        w = self.worker
+        try:
+            if not w.store.append_log(self.job_id, w.worker_id, level, message, w.clock()):
+                self.lost = True
+        except InfrastructureError as e:  # a lost log line is not worth failing the job
+            event(log, "job.log_failed", level=logging.WARNING, job=self.job_id, error=str(e))
+
     def update(self, stage: Stage, progress: int) -> None:
         """Record stage and progress (when progress moved); raise Interrupted if we must stop."""
+        if stage is not self._last_stage:
+            self._last_stage = stage
+            self.log(_STAGE_LOGS.get(stage, stage.value))
         if progress != self._last_progress:
             self._last_progress = progress
             self._renew(stage=stage, progress=progress)
@@ -141,7 +165,7 @@ class Worker:
         if not self.store.finish(job.id, self.worker_id, outcome, self.clock()):
             event(log, "job.lease_lost", level=logging.WARNING, job=job.id)
             if outcome.video_token:
-                self.artifacts.delete(f"{outcome.video_token}.mp4")
+                delete_video(self.artifacts, outcome.video_token)
             return
         event(log, "job.finished", job=job.id, status=outcome.status.value,
               error=outcome.error_name)
@@ -177,22 +201,42 @@ class Worker:
             frame_count=req.frame_count, seed=job.seed, generate_audio=req.generate_audio,
             negative_prompt=req.negative_prompt,
         )
+        lease.log(f"inputs decoded: first {first.shape[1]}×{first.shape[0]}, "
+                  f"last {last.shape[1]}×{last.shape[0]}; output {width}×{height}, "
+                  f"{req.frame_count} frames at {FPS} fps, engine {engine.name}")
+        tap = PreviewTap(req.frame_count, FPS)
         rendered = render_to_file(
             engine, engine_request, first, last, tmp,
             crf=self.settings.video_crf, preset=self.settings.video_preset, report=lease.update,
+            tap=tap,
         )
-        # 3. store
+        warnings = chosen.warnings + rendered.warnings
+        for warning in warnings:
+            lease.log(f"{warning.code}: {warning.message}", "warning")
+        # 3. store the video and its previews
         lease.update(Stage.STORING, 96)
         token = secrets.token_urlsafe(24)
+        self._store_previews(tap, tmp, token)
         self.artifacts.put(tmp, f"{token}.mp4")
+        lease.log("video stored")
         return Outcome(
             Status.COMPLETED,
             engine=engine.name,
             video_token=token,
-            warnings=chosen.warnings + rendered.warnings,
+            warnings=warnings,
             details={**rendered.details, "worker": self.worker_id},
             credits_used=round(req.duration * engine.credits_per_second, 6),
         )
+
+    def _store_previews(self, tap: PreviewTap, video: Path, token: str) -> None:
+        thumbnail, preview = video.with_suffix(".jpg"), video.with_suffix(".webp")
+        try:
+            tap.write(thumbnail, preview)
+            self.artifacts.put(thumbnail, f"{token}.jpg")
+            self.artifacts.put(preview, f"{token}.webp")
+        finally:
+            thumbnail.unlink(missing_ok=True)
+            preview.unlink(missing_ok=True)
 
     def _load(self, source: ImageInput, field: str) -> np.ndarray:
         return load_image(source, field, max_pixels=self.settings.max_pixels,
@@ -200,5 +244,5 @@ class Worker:
 
     def _remove_partials(self, job_id: str) -> None:
         """Delete temporary files left by earlier attempts whose workers died."""
-        for stale in self.tmp_dir.glob(f"{job_id}.*.part.mp4"):
+        for stale in self.tmp_dir.glob(f"{job_id}.*.part.*"):
             stale.unlink(missing_ok=True)

@@ -249,3 +249,56 @@ def test_queue_position_is_fifo(store: MemoryStore | SqlStore) -> None:
     store.claim("w", LEASE, 5.0)  # takes a
     assert store.queue_position(store.get("a")) is None  # type: ignore[arg-type]
     assert store.queue_position(store.get("c")) == 2  # type: ignore[arg-type]
+
+
+def test_revision_counts_visible_changes_and_logs_follow_it(
+    store: MemoryStore | SqlStore,
+) -> None:
+    store.create(_job("a", 1.0), FIRST, LAST)
+    assert store.get("a").revision == 0  # type: ignore[union-attr]
+    store.claim("w1", LEASE, 2.0)
+    assert store.get("a").revision == 1  # type: ignore[union-attr]
+    store.renew("a", "w1", LEASE, 3.0)  # a heartbeat changes nothing a client sees
+    assert store.get("a").revision == 1  # type: ignore[union-attr]
+    store.renew("a", "w1", LEASE, 3.0, stage=Stage.RENDERING, progress=40)
+    assert store.append_log("a", "w1", "info", "rendering 96 frames", 4.0)
+    assert store.append_log("a", "w1", "warning", "low match confidence", 5.0)
+    assert not store.append_log("a", "intruder", "info", "not my job", 5.0)
+    logs = store.logs("a")
+    assert [(e.revision, e.level, e.message) for e in logs] == [
+        (3, "info", "rendering 96 frames"), (4, "warning", "low match confidence")]
+    assert logs[0].time == 4.0
+    assert [e.revision for e in store.logs("a", after=3)] == [4]
+    assert store.finish("a", "w1", Outcome(Status.COMPLETED, engine="e", video_token="t"), 6.0)
+    assert store.get("a").revision == 5  # type: ignore[union-attr]
+    assert not store.append_log("a", "w1", "info", "too late", 7.0)
+    store.delete("a")
+    assert store.logs("a") == []
+
+
+def test_list_for_key_is_newest_first_with_a_cursor(store: MemoryStore | SqlStore) -> None:
+    store.add_key(ApiKey("k2", "two", "i" * 64, 1.0))
+    for i, created in enumerate([5.0, 7.0, 7.0, 9.0]):
+        store.create(_job(f"j{i}", created), FIRST, LAST)
+    store.create(_job("other", 8.0, key_id="k2"), FIRST, LAST)
+    page = store.list_for_key("k1", 2)
+    assert [g.id for g in page] == ["j3", "j2"]
+    last = page[-1]
+    rest = store.list_for_key("k1", 10, before=(last.created_at, last.id))
+    assert [g.id for g in rest] == ["j1", "j0"]
+    assert [g.id for g in store.list_for_key("k2", 10)] == ["other"]
+
+
+def test_uploads_expire_after_their_last_use(store: MemoryStore | SqlStore) -> None:
+    from inbetween.jobs.models import Upload
+
+    up = Upload("u1", "k1", "image/png", 123, 64, 48, created_at=10.0, last_used_at=10.0)
+    store.add_upload(up)
+    store.add_upload(Upload("u2", "k1", "image/jpeg", 9, 64, 64, 12.0, 12.0))
+    assert store.get_upload("u1") == up
+    assert store.get_upload("nope") is None
+    store.touch_upload("u1", 20.0)
+    assert [u.id for u in store.uploads_unused_since(15.0)] == ["u2"]
+    store.delete_upload("u2")
+    assert store.uploads_unused_since(15.0) == []
+    assert store.get_upload("u1").last_used_at == 20.0  # type: ignore[union-attr]

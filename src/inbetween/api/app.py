@@ -12,22 +12,26 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from inbetween import __version__
-from inbetween.api import files, generations
+from inbetween.api import events, files, generations, playground, uploads
 from inbetween.api.errors import ERROR_RESPONSES, install_error_handlers
-from inbetween.api.limits import BodyLimit, RateLimiter
+from inbetween.api.limits import BodyLimit, RateLimiter, StreamSlots
 from inbetween.api.signing import UrlSigner
 from inbetween.api.state import Services, services
 from inbetween.dispatch.local import LocalPool, Reaper
 from inbetween.engines.registry import build_engines
 from inbetween.errors import InfrastructureError
 from inbetween.jobs.service import delete_expired
+from inbetween.jobs.uploads import delete_expired_uploads
 from inbetween.media.audio import preload
 from inbetween.settings import Settings
 from inbetween.storage import open_artifacts
 from inbetween.store import open_store
 from inbetween.worker import Worker
 
-__all__ = ["create_app"]
+__all__ = ["FEATURES", "create_app"]
+
+FEATURES = ("events", "uploads", "list", "wait", "idempotency")
+"""What this server adds to the hosted API's contract (``info.x-inbetween-features``)."""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -50,12 +54,13 @@ def create_app(settings: Settings) -> FastAPI:
         pool = LocalPool(make_worker, 0 if celery else settings.concurrency,
                          settings.poll_seconds)
         dispatch = celery.notify if celery else pool.notify
-        cleanup = None
-        if settings.retention_days is not None:
-            keep = settings.retention_days * 86_400
-
-            def cleanup() -> int:
-                return delete_expired(store, artifacts, time.time() - keep)
+        def cleanup() -> int:
+            now = time.time()
+            count = delete_expired_uploads(store, artifacts,
+                                           now - settings.upload_ttl_hours * 3600)
+            if settings.retention_days is not None:
+                count += delete_expired(store, artifacts, now - settings.retention_days * 86_400)
+            return count
 
         reaper = Reaper(store, interval=min(settings.lease_seconds / 2, 10.0),
                         max_attempts=settings.max_attempts, on_requeue=dispatch,
@@ -64,7 +69,8 @@ def create_app(settings: Settings) -> FastAPI:
                                "poll": settings.rate_poll_per_second})
         signer = UrlSigner.from_settings(settings) if settings.signed_urls else None
         app.state.services = Services(settings, store, artifacts, pool, dispatch,
-                                      celery.ping if celery else None, limiter, signer)
+                                      celery.ping if celery else None, limiter, signer,
+                                      StreamSlots(settings.max_event_streams_per_key))
         pool.start()
         reaper.start()
         if settings.concurrency:  # warm the sound track's imports before the first job
@@ -87,7 +93,10 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=int(settings.max_body_mb * 2**20))
     app.include_router(generations.router)
+    app.include_router(events.router)
+    app.include_router(uploads.router)
     app.include_router(files.router)
+    app.include_router(playground.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"],
                       responses={503: {"description": "The job store is unreachable."}})
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -112,6 +121,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
                          routes=app.routes)
+    schema["info"]["x-inbetween-features"] = list(FEATURES)
     for path in schema.get("paths", {}).values():
         for operation in path.values():
             responses = operation.get("responses", {})

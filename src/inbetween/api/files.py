@@ -1,4 +1,5 @@
-"""`/files/{token}.mp4`: finished videos, by unguessable token, no key, with Range support."""
+"""`/files/{token}.mp4|.jpg|.webp`: finished videos and their thumbnail and animated preview,
+by unguessable token, no key, with Range support."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from inbetween.api.errors import ERROR_RESPONSES
 from inbetween.api.state import Services, services
 from inbetween.errors import Forbidden, NotFound
+from inbetween.storage.base import CONTENT_TYPES
 
 __all__ = ["router"]
 
@@ -38,19 +40,66 @@ def get_file(
     svc: Services = Depends(services),
 ) -> Response:
     """The video of a completed generation. Supports `Range` so players can seek."""
+    return _serve(token, "mp4", expires, signature, svc)
+
+
+@router.head("/files/{token}.jpg", include_in_schema=False)
+@router.get(
+    "/files/{token}.jpg",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"image/jpeg": {}}, "description": "The thumbnail."},
+        302: {"description": "With S3 storage: to a presigned (or public) URL."},
+        **{k: ERROR_RESPONSES[k] for k in (400, 403, 404)},
+    },
+    summary="Download a video's thumbnail",
+)
+def get_thumbnail(
+    token: str,
+    expires: int | None = Query(None, description="With signed URLs: expiry (Unix time)."),
+    signature: str | None = Query(None, description="With signed URLs: the signature."),
+    svc: Services = Depends(services),
+) -> Response:
+    """A representative frame of a completed generation (JPEG, ≤ 640 px long side)."""
+    return _serve(token, "jpg", expires, signature, svc)
+
+
+@router.head("/files/{token}.webp", include_in_schema=False)
+@router.get(
+    "/files/{token}.webp",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"image/webp": {}}, "description": "The animated preview."},
+        302: {"description": "With S3 storage: to a presigned (or public) URL."},
+        **{k: ERROR_RESPONSES[k] for k in (400, 403, 404)},
+    },
+    summary="Download a video's animated preview",
+)
+def get_preview(
+    token: str,
+    expires: int | None = Query(None, description="With signed URLs: expiry (Unix time)."),
+    signature: str | None = Query(None, description="With signed URLs: the signature."),
+    svc: Services = Depends(services),
+) -> Response:
+    """An animated WebP of a completed generation (≤ 480 px long side, ≤ 2 MB)."""
+    return _serve(token, "webp", expires, signature, svc)
+
+
+def _serve(token: str, suffix: str, expires: int | None, signature: str | None,
+           svc: Services) -> Response:
     if svc.signer is not None and not svc.signer.verify(token, expires, signature):
         raise Forbidden("this video URL's signature is missing, wrong or expired; "
                         "GET the generation again for a fresh URL")
     if not _TOKEN.match(token):
         raise NotFound("no such video")
-    elsewhere = svc.artifacts.redirect_url(f"{token}.mp4")
+    elsewhere = svc.artifacts.redirect_url(f"{token}.{suffix}")
     if elsewhere is not None:
         return RedirectResponse(elsewhere, status_code=302)
-    path = svc.artifacts.local_path(f"{token}.mp4")
+    path = svc.artifacts.local_path(f"{token}.{suffix}")
     if path is None:
         raise NotFound("no such video")
     return FileResponse(
         path,
-        media_type="video/mp4",
+        media_type=CONTENT_TYPES[suffix],
         headers={"Cache-Control": "public, max-age=31536000, immutable"},
     )

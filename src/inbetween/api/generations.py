@@ -1,17 +1,33 @@
-"""The hosted API's dialect: `POST` and `GET /v2/video/generations`."""
+"""The hosted API's dialect: `POST`, `GET` and `DELETE /v2/video/generations`, plus our
+additions: `Prefer: wait=N`, `…/generations/list` and `…/generations/events` (SSE)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+import asyncio
+import base64
+import binascii
+import re
+import time
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from inbetween.api.auth import require_key
 from inbetween.api.errors import ERROR_RESPONSES
-from inbetween.api.schemas import GenerationCreate, GenerationCreated, GenerationOut, to_out
+from inbetween.api.schemas import (
+    GenerationCreate,
+    GenerationCreated,
+    GenerationList,
+    GenerationOut,
+    to_list_item,
+    to_out,
+)
 from inbetween.api.state import Services, services
 from inbetween.engines.registry import route
 from inbetween.errors import InvalidImage, InvalidRequest
 from inbetween.jobs.models import Generation, ImageInput
 from inbetween.jobs.service import delete, get_for_key, submit
+from inbetween.jobs.uploads import resolve_upload, upload_id_of
 from inbetween.media.images import parse_image_field
 from inbetween.store.base import ApiKey
 
@@ -20,35 +36,120 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v2/video", tags=["generations"])
 
 
+_PREFER_WAIT = re.compile(r"^\s*wait\s*=\s*(\d{1,2})\s*$", re.I)
+MAX_WAIT_SECONDS = 60
+
+
 @router.post(
     "/generations",
-    response_model=GenerationCreated,
+    response_model=GenerationCreated | GenerationOut,
     responses={k: ERROR_RESPONSES[k] for k in (400, 401, 409, 413, 429)},
     summary="Submit a generation",
 )
-def create_generation(
+async def create_generation(
     body: GenerationCreate,
+    request: Request,
+    response: Response,
     key: ApiKey = Depends(require_key),
     svc: Services = Depends(services),
     idempotency_key: str | None = Header(
         None, alias="Idempotency-Key", max_length=200,
         description="Retries with the same key and the same request return the same "
         "generation; the same key with a different request answers 409."),
-) -> GenerationCreated:
+    prefer: str | None = Header(
+        None, alias="Prefer", max_length=100,
+        description="`wait=N` (N = 1–60): hold the answer until the generation ends or N "
+        "seconds pass, then answer with the GET body and `Preference-Applied: wait=N`. "
+        "Disconnecting never cancels the generation."),
+) -> GenerationCreated | GenerationOut:
     """Queue a first-and-last-frame generation and answer at once with its id.
 
-    Base64 images are decoded and checked now; URL images are fetched by the worker.
+    Base64 images are decoded and checked now; URL images are fetched by the worker;
+    `…/v2/uploads/{id}` URLs name this key's uploads and are never fetched.
     """
+    wait = _prefer_wait(prefer)
+    generation = await run_in_threadpool(_submit, body, key, svc, idempotency_key)
+    if wait is None:
+        return GenerationCreated(id=generation.id, status=generation.status.value)
+    deadline = time.monotonic() + wait
+    while not generation.finished and time.monotonic() < deadline:
+        await asyncio.sleep(min(svc.settings.events_poll_seconds,
+                                max(0.0, deadline - time.monotonic())))
+        current = await run_in_threadpool(svc.store.get, generation.id)
+        if current is None:  # deleted meanwhile
+            break
+        generation = current
+    response.headers["Preference-Applied"] = f"wait={wait}"
+    return await run_in_threadpool(generation_out, generation, request, svc)
+
+
+def _prefer_wait(prefer: str | None) -> int | None:
+    if prefer is None:
+        return None
+    match = _PREFER_WAIT.match(prefer)
+    seconds = int(match.group(1)) if match else 0
+    if not 1 <= seconds <= MAX_WAIT_SECONDS:
+        raise InvalidRequest(
+            f"Prefer: must be `wait=N` with N a whole number of seconds from 1 to "
+            f"{MAX_WAIT_SECONDS}, not {prefer[:40]!r}", field="Prefer")
+    return seconds
+
+
+def _submit(body: GenerationCreate, key: ApiKey, svc: Services,
+            idempotency_key: str | None) -> Generation:
     svc.limiter.check(key.id, "submit")
     request = body.to_domain()
     route(request.model, request.provider)  # refuse an unroutable request before decoding
-    first = _image(body.image_url, "image_url", svc)
-    last = _image(body.last_image_url, "last_image_url", svc)
+    first = _image(body.image_url, "image_url", svc, key)
+    last = _image(body.last_image_url, "last_image_url", svc, key)
     generation = submit(svc.store, request, first, last, key_id=key.id,
                         max_unfinished=svc.settings.max_unfinished_per_key,
                         idempotency_key=idempotency_key)
     svc.dispatch(generation.id)
-    return GenerationCreated(id=generation.id, status=generation.status.value)
+    return generation
+
+
+@router.get(
+    "/generations/list",
+    response_model=GenerationList,
+    responses={k: ERROR_RESPONSES[k] for k in (400, 401, 429)},
+    summary="List this key's generations",
+)
+def list_generations(
+    request: Request,
+    limit: int = Query(20, ge=1, le=100, description="Page size, 1–100."),
+    after: str | None = Query(None, max_length=200,
+                              description="`next_cursor` of the previous page."),
+    key: ApiKey = Depends(require_key),
+    svc: Services = Depends(services),
+) -> GenerationList:
+    """The key's generations, newest first, each with its request's main options."""
+    svc.limiter.check(key.id, "poll")
+    page = svc.store.list_for_key(key.id, limit + 1,
+                                  before=None if after is None else _decode_cursor(after))
+    more = len(page) > limit
+    page = page[:limit]
+    data = [to_list_item(g, generation_out(g, request, svc)) for g in page]
+    cursor = _encode_cursor(page[-1]) if more and page else None
+    return GenerationList(data=data, next_cursor=cursor)
+
+
+def _encode_cursor(g: Generation) -> str:
+    return base64.urlsafe_b64encode(f"{g.created_at!r}|{g.id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, gid = text.split("|", 1)
+        value = float(created)
+        if not gid or value != value:  # NaN
+            raise ValueError(text)
+        return value, gid
+    except (binascii.Error, UnicodeDecodeError, ValueError) as e:
+        raise InvalidRequest("after: not a cursor this server gave; pass the `next_cursor` "
+                             "of the previous page, or leave it out for the first page",
+                             field="after") from e
 
 
 @router.get(
@@ -66,7 +167,7 @@ def get_generation(
     """Status, progress, and once completed the video's URL (or the error)."""
     svc.limiter.check(key.id, "poll")
     generation = get_for_key(svc.store, generation_id.strip(), key.id)
-    return _out(generation, request, svc)
+    return generation_out(generation, request, svc)
 
 
 @router.delete(
@@ -88,16 +189,19 @@ def delete_generation(
     svc.limiter.check(key.id, "poll")
     generation = get_for_key(svc.store, generation_id.strip(), key.id)
     delete(svc.store, svc.artifacts, generation)
-    return _out(generation, request, svc)
+    return generation_out(generation, request, svc)
 
 
-def _out(generation: Generation, request: Request, svc: Services) -> GenerationOut:
+def generation_out(generation: Generation, request: Request, svc: Services) -> GenerationOut:
     base = svc.settings.public_url or str(request.base_url)
     sign = svc.signer.sign if svc.signer is not None else None
     return to_out(generation, base.rstrip("/"), sign, svc.store.queue_position(generation))
 
 
-def _image(value: str, field: str, svc: Services) -> ImageInput:
+def _image(value: str, field: str, svc: Services, key: ApiKey) -> ImageInput:
+    upload_id = upload_id_of(value)
+    if upload_id is not None:
+        return resolve_upload(svc.store, svc.artifacts, upload_id, key.id, field, time.time())
     try:
         return parse_image_field(value, field, svc.settings.max_pixels)
     except InvalidImage as e:

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inbetween.errors import TooManyRequests
 
-__all__ = ["BodyLimit", "RateLimiter"]
+__all__ = ["BodyLimit", "RateLimiter", "StreamSlots"]
 
 
 def _too_large_body(limit: int) -> bytes:
@@ -92,3 +92,35 @@ class RateLimiter:
                     f"too many {action} requests for this API key: at most {rate:g} a second; "
                     f"retry in {wait:.2f} s", retry_after=max(1, math.ceil(wait)))
             self._buckets[(key_id, action)] = (tokens - 1.0, now)
+
+
+class StreamSlots:
+    """Per-key cap on open streams (in this process)."""
+
+    def __init__(self, per_key: int) -> None:
+        self.per_key = per_key
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, key_id: str) -> None:
+        """Take a slot, or raise TooManyRequests when the key holds ``per_key`` already."""
+        with self._lock:
+            count = self._open.get(key_id, 0)
+            if count >= self.per_key:
+                raise TooManyRequests(
+                    f"this API key already has {count} open event streams, the limit "
+                    "(INBETWEEN_MAX_EVENT_STREAMS_PER_KEY); close one, or poll with GET",
+                    retry_after=5)
+            self._open[key_id] = count + 1
+
+    def release(self, key_id: str) -> None:
+        with self._lock:
+            left = self._open.get(key_id, 0) - 1
+            if left > 0:
+                self._open[key_id] = left
+            else:
+                self._open.pop(key_id, None)
+
+    def open_streams(self, key_id: str) -> int:
+        with self._lock:
+            return self._open.get(key_id, 0)

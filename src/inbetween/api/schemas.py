@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -16,7 +17,13 @@ __all__ = [
     "ErrorEnvelope",
     "GenerationCreate",
     "GenerationCreated",
+    "GenerationList",
+    "GenerationListItem",
     "GenerationOut",
+    "RequestSummary",
+    "UploadOut",
+    "iso_time",
+    "to_list_item",
     "to_out",
 ]
 
@@ -95,6 +102,10 @@ class GenerationCreated(BaseModel):
 
 class VideoOut(BaseModel):
     url: str = Field(description="Never-expiring URL of the MP4; no API key needed.")
+    thumbnail_url: str | None = Field(
+        None, description="A representative frame (JPEG, ≤ 640 px on its long side).")
+    preview_url: str | None = Field(
+        None, description="An animated WebP of the clip, ≤ 480 px on its long side, ≤ 2 MB.")
 
 
 class JobErrorOut(BaseModel):
@@ -134,6 +145,33 @@ class GenerationOut(BaseModel):
     meta: MetaOut | None
 
 
+class RequestSummary(BaseModel):
+    prompt: str
+    aspect_ratio: str
+    resolution: str
+    duration: int
+    generate_audio: bool
+    seed: int | None = Field(description="The seed the request gave (null: random).")
+
+
+class GenerationListItem(GenerationOut):
+    created_at: str = Field(description="When it was submitted (ISO 8601, UTC).")
+    request: RequestSummary
+
+
+class GenerationList(BaseModel):
+    """Body of `GET /v2/video/generations/list`: the key's generations, newest first."""
+
+    data: list[GenerationListItem]
+    next_cursor: str | None = Field(
+        description="Pass as `after` for the next page; null on the last page.")
+
+
+class UploadOut(BaseModel):
+    id: str
+    url: str = Field(description="Use as `image_url` or `last_image_url` (same API key).")
+
+
 class ErrorBody(BaseModel):
     name: str = Field(description="InvalidRequest, Unauthorized, NotFound, …")
     message: str = Field(description="What is wrong and how to fix it.")
@@ -153,8 +191,10 @@ def to_out(generation: Generation, base_url: str,
     g = generation
     video = None
     if g.status is Status.COMPLETED and g.video_token:
-        url = f"{base_url}/files/{g.video_token}.mp4"
-        video = VideoOut(url=f"{url}?{sign(g.video_token)}" if sign else url)
+        query = f"?{sign(g.video_token)}" if sign else ""
+        url = f"{base_url}/files/{g.video_token}"
+        video = VideoOut(url=f"{url}.mp4{query}", thumbnail_url=f"{url}.jpg{query}",
+                         preview_url=f"{url}.webp{query}")
     error = None
     if g.status is Status.ERROR:
         error = JobErrorOut(name=g.error_name or "EngineError",
@@ -169,3 +209,18 @@ def to_out(generation: Generation, base_url: str,
     )
     return GenerationOut(id=g.id, status=g.status.value, progress=g.progress, video=video,
                          error=error, meta=meta)
+
+
+def iso_time(seconds: float) -> str:
+    """Unix time as ISO 8601 UTC with milliseconds, e.g. 2026-11-25T12:00:00.123Z."""
+    stamp = datetime.fromtimestamp(seconds, tz=UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+def to_list_item(generation: Generation, out: GenerationOut) -> GenerationListItem:
+    r = generation.request
+    return GenerationListItem(
+        **out.model_dump(), created_at=iso_time(generation.created_at),
+        request=RequestSummary(prompt=r.prompt, aspect_ratio=r.aspect_ratio,
+                               resolution=r.resolution, duration=r.duration,
+                               generate_audio=r.generate_audio, seed=r.seed))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from inbetween.api.limits import RateLimiter
+from inbetween.api.limits import RateLimiter, StreamSlots
 from inbetween.api.signing import UrlSigner
 from inbetween.dispatch.local import LocalPool
 from inbetween.settings import Settings
@@ -27,6 +27,7 @@ class Services:
     broker_ping: Callable[[], None] | None
     limiter: RateLimiter
     signer: UrlSigner | None
+    streams: StreamSlots
 
 
 def services(request: Request) -> Services:

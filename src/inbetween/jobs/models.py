@@ -14,9 +14,11 @@ __all__ = [
     "GenerationRequest",
     "ImageInput",
     "JobWarning",
+    "LogEntry",
     "Outcome",
     "Stage",
     "Status",
+    "Upload",
     "can_transition",
 ]
 
@@ -152,7 +154,38 @@ class Generation:
     created_at: float = 0.0
     updated_at: float = 0.0
     finished_at: float | None = None
+    revision: int = 0
+    """Bumped by every change a client can see (status, stage, progress, a log line)."""
 
     @property
     def finished(self) -> bool:
         return self.status in (Status.COMPLETED, Status.ERROR)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of a generation's log, as live events show it."""
+
+    revision: int
+    time: float
+    level: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An image uploaded for later use as ``image_url``/``last_image_url`` (bytes live in
+    the artifact store under ``artifact_key``)."""
+
+    id: str
+    key_id: str
+    content_type: str
+    size: int
+    width: int
+    height: int
+    created_at: float
+    last_used_at: float
+
+    @property
+    def artifact_key(self) -> str:
+        return f"upload-{self.id}.img"

@@ -12,7 +12,7 @@ import uuid
 from inbetween.engines.registry import route
 from inbetween.errors import Conflict, NotFound
 from inbetween.jobs.models import Generation, GenerationRequest, ImageInput
-from inbetween.storage.base import ArtifactStore
+from inbetween.storage.base import ArtifactStore, delete_video
 from inbetween.store.base import IdempotencyReplay, JobStore
 
 __all__ = ["MAX_SEED", "delete", "delete_expired", "get_for_key", "request_hash", "submit"]
@@ -73,7 +73,7 @@ def delete(store: JobStore, artifacts: ArtifactStore, generation: Generation) ->
     nothing) and its video."""
     store.delete(generation.id)
     if generation.video_token:
-        artifacts.delete(f"{generation.video_token}.mp4")
+        delete_video(artifacts, generation.video_token)
 
 
 def delete_expired(store: JobStore, artifacts: ArtifactStore, cutoff: float) -> int:

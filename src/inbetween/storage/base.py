@@ -1,11 +1,19 @@
-"""The ArtifactStore protocol: where finished videos live."""
+"""The ArtifactStore protocol: where finished videos, their previews and uploads live.
+
+Keys are flat names: ``{token}.mp4``, ``{token}.jpg``, ``{token}.webp``, ``upload-{id}.img``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["ArtifactStore"]
+__all__ = ["CONTENT_TYPES", "ArtifactStore", "delete_video"]
+
+VIDEO_SUFFIXES = ("mp4", "jpg", "webp")
+
+CONTENT_TYPES = {"mp4": "video/mp4", "jpg": "image/jpeg", "webp": "image/webp",
+                 "img": "application/octet-stream"}
 
 
 class ArtifactStore(Protocol):
@@ -18,5 +26,14 @@ class ArtifactStore(Protocol):
     def redirect_url(self, key: str) -> str | None:
         """Where to send a client for ``key`` (a stores that serves elsewhere), or None."""
 
+    def read(self, key: str) -> bytes | None:
+        """The bytes stored under ``key``, or None (for small artifacts: uploads)."""
+
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
+
+
+def delete_video(artifacts: ArtifactStore, token: str) -> None:
+    """Delete a generation's video and its thumbnail and preview."""
+    for suffix in VIDEO_SUFFIXES:
+        artifacts.delete(f"{token}.{suffix}")

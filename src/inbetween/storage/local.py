@@ -1,4 +1,4 @@
-"""Videos as files in a local folder (the default)."""
+"""Artifacts as files in a local folder (the default)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from inbetween.errors import InfrastructureError
 
 __all__ = ["LocalArtifacts"]
 
-_KEY = re.compile(r"^[A-Za-z0-9_-]{1,128}\.mp4$")
+_KEY = re.compile(r"^[A-Za-z0-9_-]{1,128}\.(mp4|jpg|webp|img)$")
 
 
 class LocalArtifacts:
@@ -37,6 +37,10 @@ class LocalArtifacts:
 
     def redirect_url(self, key: str) -> str | None:
         return None
+
+    def read(self, key: str) -> bytes | None:
+        path = self.local_path(key)
+        return None if path is None else path.read_bytes()
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

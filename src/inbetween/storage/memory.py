@@ -29,5 +29,8 @@ class MemoryArtifacts:
     def redirect_url(self, key: str) -> str | None:
         return None
 
+    def read(self, key: str) -> bytes | None:
+        return self.blobs.get(key)
+
     def delete(self, key: str) -> None:
         self.blobs.pop(key, None)

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from inbetween.errors import InfrastructureError
+from inbetween.storage.base import CONTENT_TYPES
 
 __all__ = ["S3Artifacts"]
 
@@ -43,7 +44,7 @@ class S3Artifacts:
 
         try:
             self.client.upload_file(str(source), self.bucket, self._key(key),
-                                    ExtraArgs={"ContentType": "video/mp4"})
+                                    ExtraArgs={"ContentType": _content_type(key)})
         except (BotoCoreError, ClientError) as e:
             raise InfrastructureError(f"could not store the video in S3: {e}") from e
         source.unlink(missing_ok=True)
@@ -65,5 +66,23 @@ class S3Artifacts:
             ExpiresIn=int(self.presign_seconds))
         return url
 
+    def read(self, key: str) -> bytes | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise InfrastructureError(f"could not read {key} from S3: {e}") from e
+        except BotoCoreError as e:
+            raise InfrastructureError(f"could not read {key} from S3: {e}") from e
+        data: bytes = body.read()
+        return data
+
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+
+def _content_type(key: str) -> str:
+    return CONTENT_TYPES.get(key.rsplit(".", 1)[-1], "application/octet-stream")

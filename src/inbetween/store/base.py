@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from inbetween.errors import TooManyRequests
-from inbetween.jobs.models import Generation, ImageInput, Outcome, Stage
+from inbetween.jobs.models import Generation, ImageInput, LogEntry, Outcome, Stage, Upload
 
 __all__ = ["ApiKey", "IdempotencyReplay", "JobStore", "KeyStore", "ReapResult",
            "too_many_unfinished", "worker_lost_message"]
@@ -93,6 +93,33 @@ class JobStore(Protocol):
 
     def ping(self) -> None:
         """Raise when the store cannot be reached."""
+
+    def append_log(self, generation_id: str, worker_id: str, level: str, message: str,
+                   now: float) -> bool:
+        """Add a line to a leased job's log (bumping its revision); False if lost."""
+
+    def logs(self, generation_id: str, after: int = 0, limit: int = 500) -> list[LogEntry]:
+        """Log lines with a revision above ``after``, oldest first."""
+
+    def list_for_key(self, key_id: str, limit: int,
+                     before: tuple[float, str] | None = None) -> list[Generation]:
+        """A key's generations, newest first (creation time, then id), strictly older than
+        ``before`` = (created_at, id) when given."""
+
+    def add_upload(self, upload: Upload) -> None:
+        """Record an uploaded image (its bytes are already in the artifact store)."""
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        """The upload, or None."""
+
+    def touch_upload(self, upload_id: str, now: float) -> None:
+        """Mark an upload as used now (it expires that long after its last use)."""
+
+    def uploads_unused_since(self, cutoff: float, limit: int = 100) -> list[Upload]:
+        """Uploads last used before ``cutoff`` (oldest first)."""
+
+    def delete_upload(self, upload_id: str) -> None:
+        """Forget an upload."""
 
 
 class KeyStore(Protocol):

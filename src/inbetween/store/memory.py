@@ -8,9 +8,11 @@ import threading
 from inbetween.jobs.models import (
     Generation,
     ImageInput,
+    LogEntry,
     Outcome,
     Stage,
     Status,
+    Upload,
     can_transition,
 )
 from inbetween.store.base import (
@@ -32,6 +34,8 @@ class MemoryStore:
         self._jobs: dict[str, Generation] = {}
         self._inputs: dict[str, tuple[ImageInput, ImageInput]] = {}
         self._keys: dict[str, ApiKey] = {}
+        self._logs: dict[str, list[LogEntry]] = {}
+        self._uploads: dict[str, Upload] = {}
 
     def create(self, generation: Generation, first: ImageInput, last: ImageInput,
                max_unfinished: int | None = None) -> None:
@@ -80,6 +84,7 @@ class MemoryStore:
                 lease_expires_at=now + lease_seconds,
                 attempts=job.attempts + 1,
                 updated_at=now,
+                revision=job.revision + 1,
             )
             self._jobs[job.id] = claimed
             return claimed
@@ -104,12 +109,14 @@ class MemoryStore:
             job = self._leased(generation_id, worker_id)
             if job is None:
                 return False
+            changed = stage is not None or progress is not None
             self._jobs[generation_id] = dataclasses.replace(
                 job,
                 lease_expires_at=now + lease_seconds,
                 stage=stage or job.stage,
                 progress=job.progress if progress is None else progress,
                 updated_at=now,
+                revision=job.revision + changed,
             )
             return True
 
@@ -134,6 +141,7 @@ class MemoryStore:
                 lease_expires_at=None,
                 updated_at=now,
                 finished_at=now,
+                revision=job.revision + 1,
             )
             return True
 
@@ -171,6 +179,7 @@ class MemoryStore:
     def delete(self, generation_id: str) -> Generation | None:
         with self._lock:
             self._inputs.pop(generation_id, None)
+            self._logs.pop(generation_id, None)
             return self._jobs.pop(generation_id, None)
 
     def finished_before(self, cutoff: float, limit: int = 100) -> list[Generation]:
@@ -180,6 +189,51 @@ class MemoryStore:
 
     def ping(self) -> None:
         return None
+
+    def append_log(self, generation_id: str, worker_id: str, level: str, message: str,
+                   now: float) -> bool:
+        with self._lock:
+            job = self._leased(generation_id, worker_id)
+            if job is None:
+                return False
+            job = dataclasses.replace(job, revision=job.revision + 1)
+            self._jobs[generation_id] = job
+            self._logs.setdefault(generation_id, []).append(
+                LogEntry(job.revision, now, level, message))
+            return True
+
+    def logs(self, generation_id: str, after: int = 0, limit: int = 500) -> list[LogEntry]:
+        with self._lock:
+            return [e for e in self._logs.get(generation_id, []) if e.revision > after][:limit]
+
+    def list_for_key(self, key_id: str, limit: int,
+                     before: tuple[float, str] | None = None) -> list[Generation]:
+        with self._lock:
+            mine = [g for g in self._jobs.values() if g.key_id == key_id
+                    and (before is None or (g.created_at, g.id) < before)]
+        return sorted(mine, key=lambda g: (g.created_at, g.id), reverse=True)[:limit]
+
+    def add_upload(self, upload: Upload) -> None:
+        with self._lock:
+            self._uploads[upload.id] = upload
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        return self._uploads.get(upload_id)
+
+    def touch_upload(self, upload_id: str, now: float) -> None:
+        with self._lock:
+            if upload_id in self._uploads:
+                self._uploads[upload_id] = dataclasses.replace(
+                    self._uploads[upload_id], last_used_at=now)
+
+    def uploads_unused_since(self, cutoff: float, limit: int = 100) -> list[Upload]:
+        with self._lock:
+            old = [u for u in self._uploads.values() if u.last_used_at < cutoff]
+        return sorted(old, key=lambda u: u.last_used_at)[:limit]
+
+    def delete_upload(self, upload_id: str) -> None:
+        with self._lock:
+            self._uploads.pop(upload_id, None)
 
     def add_key(self, key: ApiKey) -> None:
         with self._lock:
@@ -210,5 +264,6 @@ def _requeued(job: Generation, now: float) -> Generation:
         lease_owner=None,
         lease_expires_at=None,
         updated_at=now,
+        revision=job.revision + 1,
     )
 

@@ -17,7 +17,8 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["api_keys", "generation_inputs", "generations", "metadata"]
+__all__ = ["api_keys", "generation_inputs", "generation_logs", "generations", "metadata",
+           "uploads"]
 
 metadata = MetaData()
 
@@ -64,7 +65,9 @@ generations = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("finished_at", Float, nullable=True),
+    Column("revision", Integer, nullable=False, server_default="0"),
     Index("ix_generations_status_created", "status", "created_at", "id"),
+    Index("ix_generations_key_created", "key_id", "created_at", "id"),
     Index("ix_generations_key", "key_id"),
     Index("ux_generations_idempotency", "key_id", "idempotency_key", unique=True),
 )
@@ -76,4 +79,28 @@ generation_inputs = Table(
     Column("role", String(8), primary_key=True),
     Column("url", Text, nullable=True),
     Column("data", LargeBinary, nullable=True),
+)
+
+generation_logs = Table(
+    "generation_logs",
+    metadata,
+    Column("generation_id", String(36), ForeignKey("generations.id"), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("time", Float, nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("key_id", String(36), ForeignKey("api_keys.id"), nullable=False),
+    Column("content_type", String(40), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=False),
+    Index("ix_uploads_last_used", "last_used_at"),
 )

@@ -6,6 +6,7 @@ claims and finishes stay atomic across threads, processes and machines.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -31,9 +32,11 @@ from inbetween.jobs.models import (
     GenerationRequest,
     ImageInput,
     JobWarning,
+    LogEntry,
     Outcome,
     Stage,
     Status,
+    Upload,
     can_transition,
 )
 from inbetween.store.base import (
@@ -43,11 +46,19 @@ from inbetween.store.base import (
     too_many_unfinished,
     worker_lost_message,
 )
-from inbetween.store.schema import api_keys, generation_inputs, generations
+from inbetween.store.schema import (
+    api_keys,
+    generation_inputs,
+    generation_logs,
+    generations,
+    uploads,
+)
 
 __all__ = ["SqlStore", "make_engine"]
 
 _G = generations.c
+_L = generation_logs.c
+_U = uploads.c
 
 
 def make_engine(url: str) -> Engine:
@@ -184,6 +195,7 @@ class SqlStore:
                         lease_expires_at=now + lease_seconds,
                         attempts=_G.attempts + 1,
                         updated_at=now,
+                        revision=_G.revision + 1,
                     )
                 ).rowcount
             if won == 1:
@@ -207,6 +219,8 @@ class SqlStore:
             values["stage"] = stage.value
         if progress is not None:
             values["progress"] = progress
+        if stage is not None or progress is not None:
+            values["revision"] = _G.revision + 1
         return self._update_leased(generation_id, worker_id, values)
 
     def finish(self, generation_id: str, worker_id: str, outcome: Outcome, now: float) -> bool:
@@ -224,6 +238,7 @@ class SqlStore:
             "lease_expires_at": None,
             "updated_at": now,
             "finished_at": now,
+            "revision": _G.revision + 1,
         }
         if outcome.status is Status.COMPLETED:
             values["progress"] = 100
@@ -291,6 +306,7 @@ class SqlStore:
                 return None
             conn.execute(delete(generation_inputs).where(
                 generation_inputs.c.generation_id == generation_id))
+            conn.execute(delete(generation_logs).where(_L.generation_id == generation_id))
             conn.execute(delete(generations).where(_G.id == generation_id))
         return _from_row(dict(row._mapping))
 
@@ -307,6 +323,68 @@ class SqlStore:
     def ping(self) -> None:
         with self._tx() as conn:
             conn.execute(text("SELECT 1"))
+
+    def append_log(self, generation_id: str, worker_id: str, level: str, message: str,
+                   now: float) -> bool:
+        with self._tx() as conn:
+            revision = conn.execute(
+                update(generations)
+                .where(_G.id == generation_id, _G.status == Status.GENERATING.value,
+                       _G.lease_owner == worker_id)
+                .values(revision=_G.revision + 1)
+                .returning(_G.revision)
+            ).scalar()
+            if revision is None:
+                return False
+            conn.execute(insert(generation_logs).values(
+                generation_id=generation_id, revision=revision, time=now, level=level,
+                message=message))
+        return True
+
+    def logs(self, generation_id: str, after: int = 0, limit: int = 500) -> list[LogEntry]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(_L.revision, _L.time, _L.level, _L.message)
+                .where(_L.generation_id == generation_id, _L.revision > after)
+                .order_by(_L.revision).limit(limit)
+            ).all()
+        return [LogEntry(r.revision, r.time, r.level, r.message) for r in rows]
+
+    def list_for_key(self, key_id: str, limit: int,
+                     before: tuple[float, str] | None = None) -> list[Generation]:
+        query = select(generations).where(_G.key_id == key_id)
+        if before is not None:
+            created, gid = before
+            query = query.where((_G.created_at < created)
+                                | ((_G.created_at == created) & (_G.id < gid)))
+        with self._tx() as conn:
+            rows = conn.execute(
+                query.order_by(_G.created_at.desc(), _G.id.desc()).limit(limit)).all()
+        return [_from_row(dict(r._mapping)) for r in rows]
+
+    # -- uploads ---------------------------------------------------------------------------
+    def add_upload(self, upload: Upload) -> None:
+        with self._tx() as conn:
+            conn.execute(insert(uploads).values(**dataclasses.asdict(upload)))
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        with self._tx() as conn:
+            row = conn.execute(select(uploads).where(_U.id == upload_id)).first()
+        return None if row is None else Upload(**row._mapping)
+
+    def touch_upload(self, upload_id: str, now: float) -> None:
+        with self._tx() as conn:
+            conn.execute(update(uploads).where(_U.id == upload_id).values(last_used_at=now))
+
+    def uploads_unused_since(self, cutoff: float, limit: int = 100) -> list[Upload]:
+        with self._tx() as conn:
+            rows = conn.execute(select(uploads).where(_U.last_used_at < cutoff)
+                                .order_by(_U.last_used_at).limit(limit)).all()
+        return [Upload(**r._mapping) for r in rows]
+
+    def delete_upload(self, upload_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute(delete(uploads).where(_U.id == upload_id))
 
     # -- keys ------------------------------------------------------------------------------
     def add_key(self, key: ApiKey) -> None:
@@ -348,6 +426,7 @@ def _requeue_values(now: float) -> dict[str, Any]:
         "lease_owner": None,
         "lease_expires_at": None,
         "updated_at": now,
+        "revision": _G.revision + 1,
     }
 
 
@@ -388,6 +467,7 @@ def _to_row(g: Generation) -> dict[str, Any]:
         "created_at": g.created_at,
         "updated_at": g.updated_at,
         "finished_at": g.finished_at,
+        "revision": g.revision,
     }
 
 
@@ -426,4 +506,5 @@ def _from_row(row: Mapping[str, Any]) -> Generation:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         finished_at=row["finished_at"],
+        revision=row["revision"],
     )
