@@ -129,7 +129,9 @@ function updateSnippets() {
     `curl -s ${base}/v2/video/generations \\\n  -H "Authorization: Bearer $INBETWEEN_API_KEY" \\\n` +
     `  -H "Content-Type: application/json" \\\n  -d '${json.replace(/'/g, "'\\''")}'\n\n` +
     `curl -s "${base}/v2/video/generations?generation_id=ID" \\\n  -H "Authorization: Bearer $INBETWEEN_API_KEY"`;
-  const py = json.replace(/\btrue\b/g, "True").replace(/\bfalse\b/g, "False");
+  const py = "{\n" + Object.entries(body).map(([k, v]) =>
+    `    ${JSON.stringify(k)}: ${typeof v === "boolean" ? (v ? "True" : "False") : JSON.stringify(v)},`)
+    .join("\n") + "\n}";
   $("snippet-python").textContent =
     `import os, time, httpx\n\nheaders = {"Authorization": f"Bearer {os.environ['INBETWEEN_API_KEY']}"}\n` +
     `body = ${py}\nr = httpx.post("${base}/v2/video/generations", json=body, headers=headers)\n` +
@@ -283,6 +285,11 @@ async function generate(e) {
   e.preventDefault();
   clearErrors();
   $("player").hidden = true; $("download").hidden = true;
+  if (!key()) {
+    showError({ field: "key", message: "Enter your API key first (inbetween keys create --name me)." });
+    $("api-key").focus();
+    return;
+  }
   if (!$("prompt").value.trim()) {
     showError({ field: "prompt", message: "Describe what happens between the two frames." });
     return;
