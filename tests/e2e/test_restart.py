@@ -53,6 +53,7 @@ def test_killed_worker_job_completes_once_after_lease_expiry(
     server.start(concurrency=1, **env)
     body = client.wait(generation_id)
     assert body["status"] == "completed", body
-    files = list(Path(server.data_dir / "files").iterdir())
-    assert [f.name for f in files] == [body["video"]["url"].rsplit("/", 1)[1]]
+    files = sorted(f.name for f in Path(server.data_dir / "files").iterdir())
+    token = body["video"]["url"].rsplit("/", 1)[1].removesuffix(".mp4")
+    assert files == [f"{token}.jpg", f"{token}.mp4", f"{token}.webp"]  # one video, once
     assert list((server.data_dir / "tmp").iterdir()) == []  # the partial was cleaned up
