@@ -1,4 +1,5 @@
-"""The `inbetween` command: serve, keys, generate."""
+"""The `inbetween` command: serve, worker, keys, generate (local), and the client commands
+(submit, status, wait, list, download, delete, resume: see inbetween.client.cli)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from inbetween import __version__
+from inbetween.client.cli import register as register_client_commands
 from inbetween.errors import InbetweenError
 from inbetween.log import configure
 
@@ -190,6 +192,9 @@ def generate(
 def version() -> None:
     """Print the version."""
     print(__version__)
+
+
+register_client_commands(app)
 
 
 def main() -> None:
