@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
+from inbetween.client.settings import ClientSettings
 from inbetween.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +22,8 @@ TEST_ONLY = {"INBETWEEN_REQUIRE_SERVICES", "INBETWEEN_FUZZ_EXAMPLES",
 
 @pytest.mark.parametrize("name", FILES)
 def test_named_settings_exist(name: str) -> None:
-    known = {f"INBETWEEN_{field.upper()}" for field in Settings.model_fields}
+    known = {f"INBETWEEN_{field.upper()}" for field in Settings.model_fields} | {
+        f"INBETWEEN_{f.name.upper()}" for f in dataclasses.fields(ClientSettings)}
     named = set(re.findall(r"INBETWEEN_[A-Z0-9_]+", (ROOT / name).read_text()))
     assert named, name
     assert named - known - TEST_ONLY == set()

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
 import inbetween
+import inbetween.client
 import inbetween.errors
 import inbetween.jobs
 import inbetween.store
+from inbetween.client.settings import DEFAULT_BASE_URL, ClientSettings
 from inbetween.errors import InvalidRequest, NotFound, Unauthorized
 from inbetween.settings import Settings
 
@@ -34,7 +37,9 @@ def test_every_setting_is_documented_with_its_default() -> None:
     table = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(INBETWEEN_\w+)` \| ([^|]+) \|",
                                                           DOCS.read_text(), re.M)}
     fields = {f"INBETWEEN_{name.upper()}": info for name, info in Settings.model_fields.items()}
-    assert set(table) == set(fields)
+    client = {f"INBETWEEN_{f.name.upper()}": f.default for f in dataclasses.fields(ClientSettings)}
+    assert set(table) == set(fields) | set(client)
+    assert f"`{DEFAULT_BASE_URL}`" in table["INBETWEEN_BASE_URL"]
     for env, info in fields.items():
         if info.default not in (None, ""):
             shown = str(info.default).replace("data", "./data") if env.endswith("DATA_DIR") \
@@ -43,7 +48,8 @@ def test_every_setting_is_documented_with_its_default() -> None:
 
 
 def test_public_api_is_pinned() -> None:
-    assert inbetween.__all__ == ["__version__"]
+    assert inbetween.__all__ == ["AsyncClient", "Client", "__version__"]
+    assert inbetween.Client is inbetween.client.Client
     assert sorted(inbetween.errors.__all__) == [
         "Conflict", "EngineError", "Forbidden", "ImageFetchError", "InbetweenError",
         "InfrastructureError",

@@ -41,11 +41,11 @@ from inbetween.client.errors import (
     api_error,
 )
 from inbetween.client.models import Generation, Page, Progress
+from inbetween.client.settings import DEFAULT_BASE_URL, ClientSettings
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MODEL", "AsyncClient", "ImageLike", "InputError",
            "ProgressCallback", "image_bytes"]
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_MODEL = "google/veo-3.1-first-last-image-to-video"
 GENERATIONS = "/v2/video/generations"
 ImageLike = Any
@@ -80,9 +80,9 @@ class AsyncClient:
         max_poll_interval: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base_url = (base_url or os.environ.get("INBETWEEN_BASE_URL")
-                         or DEFAULT_BASE_URL).rstrip("/")
-        key = api_key or os.environ.get("INBETWEEN_API_KEY")
+        env = ClientSettings.from_env()
+        self.base_url = (base_url or env.base_url).rstrip("/")
+        key = api_key or env.api_key
         if not key:
             raise InputError("no API key: pass api_key= or set INBETWEEN_API_KEY")
         self._auth = {"Authorization": f"Bearer {key}"}

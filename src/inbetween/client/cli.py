@@ -323,6 +323,7 @@ def register(app: typer.Typer) -> None:
         worst = 0
         for entry in entries:
             server = base_url or os.environ.get("INBETWEEN_BASE_URL") or entry.base_url
+            # (read here, not from ClientSettings: its default must not hide the entry's)
             with Client(server, api_key, wait_timeout=timeout) as client:
                 try:
                     with _errors(as_json):

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inbetween.client.settings import ClientSettings
+
 __all__ = ["Entry", "Journal", "default_journal_dir"]
 
 PENDING, SUBMITTED, UNCERTAIN, DONE, FAILED = "pending", "submitted", "uncertain", "done", "failed"
@@ -22,12 +24,7 @@ PENDING, SUBMITTED, UNCERTAIN, DONE, FAILED = "pending", "submitted", "uncertain
 
 def default_journal_dir() -> Path:
     """``$INBETWEEN_JOURNAL``, else the user's data directory (platformdirs)."""
-    configured = os.environ.get("INBETWEEN_JOURNAL")
-    if configured:
-        return Path(configured)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("inbetween", appauthor=False)) / "journal"
+    return ClientSettings.from_env().journal_dir
 
 
 @dataclass
