@@ -14,7 +14,15 @@
     │   ├── ImageFetchError          a URL input could not be downloaded
     │   ├── InvalidImage             an input is not a usable image
     │   ├── EngineError              the engine failed on this input
-    │   └── WorkerLost               the job's workers kept dying (lease expired too often)
+    │   ├── WorkerLost               the job's workers kept dying (lease expired too often)
+    │   └── UpstreamFailure          an upstream provider's job failed:
+    │       ├── ContentFiltered        blocked by the provider's content policy
+    │       ├── UpstreamEmptyResult    the provider finished without a video
+    │       ├── UpstreamTimeout        not finished within INBETWEEN_UPSTREAM_TIMEOUT_SECONDS
+    │       ├── UpstreamUnavailable    refused, 429 after retries, 5xx (the chain moves on)
+    │       ├── UpstreamAuthFailed     the provider refused our key (the chain moves on)
+    │       ├── UpstreamUncertain      sent, no answer: maybe started, so never re-sent
+    │       └── UpstreamError          anything else, with the provider's message
     └── InfrastructureError          storage/database trouble: retryable, not the user's fault
 """
 
@@ -24,6 +32,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "Conflict",
+    "ContentFiltered",
     "EngineError",
     "Forbidden",
     "ImageFetchError",
@@ -36,6 +45,13 @@ __all__ = [
     "PayloadTooLarge",
     "TooManyRequests",
     "Unauthorized",
+    "UpstreamAuthFailed",
+    "UpstreamEmptyResult",
+    "UpstreamError",
+    "UpstreamFailure",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+    "UpstreamUncertain",
     "WorkerLost",
 ]
 
@@ -129,6 +145,49 @@ class EngineError(JobFailure):
 
 class WorkerLost(JobFailure):
     """The workers running this generation stopped responding too many times."""
+
+
+class UpstreamFailure(JobFailure):
+    """The upstream provider's job failed."""
+
+    #: whether the submission provably started no paid job, so the chain may move on
+    fallback = False
+
+    def __init__(self, message: str | None = None, *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+
+
+class ContentFiltered(UpstreamFailure):
+    """The provider blocked the request or its video under its content policy."""
+
+
+class UpstreamEmptyResult(UpstreamFailure):
+    """The provider reported success but returned no video."""
+
+
+class UpstreamTimeout(UpstreamFailure):
+    """The upstream job did not finish in time."""
+
+
+class UpstreamUnavailable(UpstreamFailure):
+    """The provider could not take the job (unreachable, rate-limited or failing)."""
+
+    fallback = True
+
+
+class UpstreamAuthFailed(UpstreamFailure):
+    """The provider refused this server's key; the operator must fix it."""
+
+    fallback = True
+
+
+class UpstreamUncertain(UpstreamFailure):
+    """The submission was sent but no answer came; it was not sent again (no double billing)."""
+
+
+class UpstreamError(UpstreamFailure):
+    """The upstream provider failed."""
 
 
 class InfrastructureError(InbetweenError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -99,6 +99,34 @@ class Settings(BaseSettings):
     video_crf: int = Field(18, ge=0, le=51, description="x264 constant rate factor (quality).")
     video_preset: str = Field("veryfast", description="x264 preset (speed/size trade-off).")
     log_level: str = Field("INFO", description="Python logging level name.")
+    # -- upstream providers (the real Veo 3.1) ---------------------------------------------
+    local_engine: str = Field(
+        "keyframe", description="Engine of the `local` route for the Google model names.")
+    provider_chain: str = Field(
+        "google,fal,aimlapi", description="`auto`: providers tried in order (configured ones).")
+    google_api_key: SecretStr | None = Field(None, description="Gemini API key (Veo).")
+    google_base_url: str = Field("https://generativelanguage.googleapis.com",
+                                 description="Gemini API base URL (no path).")
+    google_model: str = Field("veo-3.1-generate-preview", description="Google's Veo model.")
+    google_model_fast: str = Field("veo-3.1-fast-generate-preview",
+                                   description="Google's model for `…-fast` requests.")
+    fal_key: SecretStr | None = Field(None, description="fal.ai key.")
+    fal_queue_url: str = Field("https://queue.fal.run", description="fal queue base URL.")
+    fal_rest_url: str = Field("https://rest.fal.ai", description="fal REST (storage) base URL.")
+    fal_model: str = Field("fal-ai/veo3.1/first-last-frame-to-video",
+                           description="fal model id.")
+    fal_model_fast: str = Field("fal-ai/veo3.1/fast/first-last-frame-to-video",
+                                description="fal model id for `…-fast` requests.")
+    aimlapi_key: SecretStr | None = Field(None, description="Key of the hosted API (aimlapi).")
+    aimlapi_base_url: str = Field("https://api.aimlapi.com",
+                                  description="Hosted API base URL (no path).")
+    upstream_poll_seconds: float = Field(5.0, gt=0, description="Upstream status poll interval.")
+    upstream_timeout_seconds: float = Field(
+        900.0, gt=0, description="Give up on an upstream job after this long (UpstreamTimeout).")
+    upstream_max_mb: float = Field(200.0, gt=0, description="Largest upstream video download.")
+    prices: str | None = Field(
+        None, description="JSON provider → model → {audio, no_audio} USD per second; "
+        "unset: the built-in list prices.")
 
     @property
     def resolved_database_url(self) -> str:

@@ -19,14 +19,25 @@ import numpy as np
 from inbetween.engines.base import Engine, EngineRequest
 from inbetween.engines.registry import route
 from inbetween.errors import InfrastructureError, InvalidRequest, JobFailure
-from inbetween.jobs.models import FPS, Generation, ImageInput, Outcome, Stage, Status
+from inbetween.jobs.models import (
+    FPS,
+    Generation,
+    ImageInput,
+    JobWarning,
+    Outcome,
+    Stage,
+    Status,
+)
 from inbetween.log import event
-from inbetween.media.fetch import FetchPolicy
+from inbetween.media.fetch import FetchPolicy, fetch_bytes
+from inbetween.media.images import check_image
 from inbetween.media.preview import PreviewTap
 from inbetween.pipeline import load_image, render_to_file
 from inbetween.settings import Settings
 from inbetween.storage.base import ArtifactStore, delete_video
 from inbetween.store.base import JobStore
+from inbetween.upstream.providers import Provider, build_providers
+from inbetween.upstream.runner import UpstreamRunner
 
 __all__ = ["Interrupted", "Worker"]
 
@@ -39,6 +50,7 @@ class Interrupted(Exception):
 
 
 _STAGE_LOGS = {
+    Stage.QUEUED: "waiting in the upstream provider's queue",
     Stage.FETCHING: "fetching and decoding the first and last images",
     Stage.ANALYSING: "matching the two frames: camera motion and optical flow",
     Stage.RENDERING: "rendering and encoding the frames",
@@ -86,17 +98,25 @@ class _Lease:
             event(log, "job.log_failed", level=logging.WARNING, job=self.job_id, error=str(e))
 
     def update(self, stage: Stage, progress: int) -> None:
-        """Record stage and progress (when progress moved); raise Interrupted if we must stop."""
+        """Record stage and progress (when either moved); raise Interrupted if we must stop."""
+        moved = stage is not self._last_stage or progress != self._last_progress
         if stage is not self._last_stage:
             self._last_stage = stage
             self.log(_STAGE_LOGS.get(stage, stage.value))
-        if progress != self._last_progress:
+        if moved:
             self._last_progress = progress
             self._renew(stage=stage, progress=progress)
         if self.lost:
             raise Interrupted("lease lost")
         if self.worker.stopping.is_set():
             raise Interrupted("shutting down")
+
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when the process is stopping (then Interrupted)."""
+        if self.worker.stopping.wait(seconds):
+            raise Interrupted("shutting down")
+        if self.lost:
+            raise Interrupted("lease lost")
 
     def stop(self) -> None:
         self._done.set()
@@ -116,6 +136,7 @@ class Worker:
         worker_id: str | None = None,
         clock: Clock = time.time,
         stopping: threading.Event | None = None,
+        providers: dict[str, Provider] | None = None,
     ) -> None:
         self.settings, self.store = settings, store
         self.artifacts, self.engines = artifacts, engines
@@ -124,6 +145,9 @@ class Worker:
         self.stopping = stopping or threading.Event()
         self.tmp_dir = settings.tmp_dir
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.upstream = UpstreamRunner(settings, store, artifacts,
+                                       build_providers(settings) if providers is None
+                                       else providers, self.worker_id, clock)
         self.fetch_policy = FetchPolicy.from_settings(
             settings.fetch_allow, settings.fetch_max_mb, settings.fetch_connect_seconds,
             settings.fetch_timeout_seconds)
@@ -186,12 +210,26 @@ class Worker:
             )
 
     def _generate(self, job: Generation, tmp: Path, lease: _Lease) -> Outcome:
-        req = job.request
-        chosen = route(req.model, req.provider)
-        engine = self.engines[chosen.engine]
-        # 1. fetch and decode the inputs
+        chosen = route(job.request, self.settings)
         lease.update(Stage.FETCHING, 1)
         first_input, last_input = self.store.inputs(job.id)
+        if not chosen.chain:
+            return self._local(job, tmp, lease, chosen.engine, chosen.warnings,
+                               first_input, last_input)
+        # an upstream provider gets the images as they were sent (checked, not re-encoded)
+        first_bytes = self._input_bytes(first_input, "image_url")
+        last_bytes = self._input_bytes(last_input, "last_image_url")
+        return self.upstream.run(
+            job, chosen, lease, first_bytes, last_bytes, tmp,
+            local=lambda notes: self._local(job, tmp, lease, chosen.engine,
+                                            chosen.warnings + notes, first_input, last_input))
+
+    def _local(self, job: Generation, tmp: Path, lease: _Lease, engine_name: str,
+               notes: tuple[JobWarning, ...], first_input: ImageInput,
+               last_input: ImageInput) -> Outcome:
+        req = job.request
+        engine = self.engines[engine_name]
+        # 1. fetch and decode the inputs
         first = self._load(first_input, "image_url")
         last = self._load(last_input, "last_image_url")
         # 2. analyse, render and encode, streaming
@@ -210,7 +248,7 @@ class Worker:
             crf=self.settings.video_crf, preset=self.settings.video_preset, report=lease.update,
             tap=tap,
         )
-        warnings = chosen.warnings + rendered.warnings
+        warnings = notes + rendered.warnings
         for warning in warnings:
             lease.log(f"{warning.code}: {warning.message}", "warning")
         # 3. store the video and its previews
@@ -237,6 +275,12 @@ class Worker:
         finally:
             thumbnail.unlink(missing_ok=True)
             preview.unlink(missing_ok=True)
+
+    def _input_bytes(self, source: ImageInput, field: str) -> bytes:
+        data = source.data if source.data is not None else fetch_bytes(
+            str(source.url), field, self.fetch_policy)
+        check_image(data, field, self.settings.max_pixels)
+        return data
 
     def _load(self, source: ImageInput, field: str) -> np.ndarray:
         return load_image(source, field, max_pixels=self.settings.max_pixels,

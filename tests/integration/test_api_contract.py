@@ -146,7 +146,8 @@ def test_unknown_provider_is_not_configured(api: Api, body: dict[str, Any]) -> N
     error = _error(api.post(body))
     assert error == {
         "name": "InvalidRequest",
-        "message": "provider 'google' is not configured on this server; use one of: auto, local",
+        "message": "provider 'google' is not configured on this server; configured: none "
+                   "(and local)",
         "field": "provider",
         "allowed": ["auto", "local"],
     }
@@ -241,7 +242,7 @@ def test_get_queued_has_every_key(api: Api, body: dict[str, Any]) -> None:
         "video": None,
         "error": None,
         "meta": {"usage": None, "engine": None, "seed": 7, "warnings": [], "details": None,
-                 "queue_position": 1},
+                 "queue_position": 1, "provider": None, "attempts": []},
     }
 
 

@@ -51,10 +51,12 @@ def test_public_api_is_pinned() -> None:
     assert inbetween.__all__ == ["AsyncClient", "Client", "__version__"]
     assert inbetween.Client is inbetween.client.Client
     assert sorted(inbetween.errors.__all__) == [
-        "Conflict", "EngineError", "Forbidden", "ImageFetchError", "InbetweenError",
-        "InfrastructureError",
+        "Conflict", "ContentFiltered", "EngineError", "Forbidden", "ImageFetchError",
+        "InbetweenError", "InfrastructureError",
         "InvalidImage", "InvalidRequest", "JobFailure", "NotFound", "PayloadTooLarge",
-        "TooManyRequests", "Unauthorized", "WorkerLost",
+        "TooManyRequests", "Unauthorized", "UpstreamAuthFailed", "UpstreamEmptyResult",
+        "UpstreamError", "UpstreamFailure", "UpstreamTimeout", "UpstreamUnavailable",
+        "UpstreamUncertain", "WorkerLost",
     ]
     assert sorted(inbetween.jobs.__all__) == [
         "Generation", "GenerationRequest", "ImageInput", "JobWarning", "Outcome", "Stage",

@@ -302,3 +302,16 @@ def test_uploads_expire_after_their_last_use(store: MemoryStore | SqlStore) -> N
     store.delete_upload("u2")
     assert store.uploads_unused_since(15.0) == []
     assert store.get_upload("u1").last_used_at == 20.0  # type: ignore[union-attr]
+
+
+def test_upstream_state_is_kept_under_the_lease(store: MemoryStore | SqlStore) -> None:
+    store.create(_job("a", 1.0), FIRST, LAST)
+    store.claim("w1", LEASE, 2.0)
+    handle = {"provider": "fal", "handle": {"request_id": "r1"}, "attempts": []}
+    assert store.set_upstream("a", "w1", handle, 3.0)
+    assert not store.set_upstream("a", "intruder", {"provider": "x"}, 3.0)
+    job = store.get("a")
+    assert job is not None and job.upstream == handle and job.revision == 2
+    store.release("a", "w1", 4.0)
+    again = store.claim("w2", LEASE, 5.0)
+    assert again is not None and again.upstream == handle  # survives a re-claim

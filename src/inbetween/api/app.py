@@ -26,6 +26,7 @@ from inbetween.media.audio import preload
 from inbetween.settings import Settings
 from inbetween.storage import open_artifacts
 from inbetween.store import open_store
+from inbetween.upstream.providers import build_providers
 from inbetween.worker import Worker
 
 __all__ = ["FEATURES", "create_app"]
@@ -70,7 +71,8 @@ def create_app(settings: Settings) -> FastAPI:
         signer = UrlSigner.from_settings(settings) if settings.signed_urls else None
         app.state.services = Services(settings, store, artifacts, pool, dispatch,
                                       celery.ping if celery else None, limiter, signer,
-                                      StreamSlots(settings.max_event_streams_per_key))
+                                      StreamSlots(settings.max_event_streams_per_key),
+                                      build_providers(settings))
         pool.start()
         reaper.start()
         if settings.concurrency:  # warm the sound track's imports before the first job

@@ -25,7 +25,7 @@ from inbetween.api.generations import generation_out
 from inbetween.api.schemas import iso_time
 from inbetween.api.state import Services, services
 from inbetween.jobs.models import Generation
-from inbetween.jobs.service import get_for_key
+from inbetween.jobs.service import get_for_key, queue_position_of
 from inbetween.store.base import ApiKey
 
 __all__ = ["router"]
@@ -128,7 +128,7 @@ async def _logs(g: Generation, after: int, svc: Services) -> AsyncIterator[Serve
 
 def _snapshot(g: Generation, svc: Services) -> dict[str, Any]:
     return {"status": g.status.value, "stage": None if g.finished else g.stage.value,
-            "progress": g.progress, "queue_position": svc.store.queue_position(g)}
+            "progress": g.progress, "queue_position": queue_position_of(svc.store, g)}
 
 
 def _event(name: str, revision: int, data: dict[str, Any]) -> ServerSentEvent:

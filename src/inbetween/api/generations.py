@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import re
 import time
 
@@ -26,7 +27,13 @@ from inbetween.api.state import Services, services
 from inbetween.engines.registry import route
 from inbetween.errors import InvalidImage, InvalidRequest
 from inbetween.jobs.models import Generation, ImageInput
-from inbetween.jobs.service import delete, get_for_key, submit
+from inbetween.jobs.service import (
+    cancel_upstream,
+    delete,
+    get_for_key,
+    queue_position_of,
+    submit,
+)
 from inbetween.jobs.uploads import resolve_upload, upload_id_of
 from inbetween.media.images import parse_image_field
 from inbetween.store.base import ApiKey
@@ -99,7 +106,7 @@ def _submit(body: GenerationCreate, key: ApiKey, svc: Services,
             idempotency_key: str | None) -> Generation:
     svc.limiter.check(key.id, "submit")
     request = body.to_domain()
-    route(request.model, request.provider)  # refuse an unroutable request before decoding
+    route(request, svc.settings)  # refuse an unroutable request before decoding
     first = _image(body.image_url, "image_url", svc, key)
     last = _image(body.last_image_url, "last_image_url", svc, key)
     generation = submit(svc.store, request, first, last, key_id=key.id,
@@ -188,14 +195,16 @@ def delete_generation(
     """
     svc.limiter.check(key.id, "poll")
     generation = get_for_key(svc.store, generation_id.strip(), key.id)
+    notes = cancel_upstream(svc.providers, generation)
     delete(svc.store, svc.artifacts, generation)
-    return generation_out(generation, request, svc)
+    return generation_out(dataclasses.replace(generation, warnings=generation.warnings + notes),
+                          request, svc)
 
 
 def generation_out(generation: Generation, request: Request, svc: Services) -> GenerationOut:
     base = svc.settings.public_url or str(request.base_url)
     sign = svc.signer.sign if svc.signer is not None else None
-    return to_out(generation, base.rstrip("/"), sign, svc.store.queue_position(generation))
+    return to_out(generation, base.rstrip("/"), sign, queue_position_of(svc.store, generation))
 
 
 def _image(value: str, field: str, svc: Services, key: ApiKey) -> ImageInput:

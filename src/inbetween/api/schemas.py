@@ -122,16 +122,31 @@ class UsageOut(BaseModel):
     credits_used: float
 
 
+class AttemptOut(BaseModel):
+    provider: str | None
+    model: str | None
+    outcome: str = Field(description="completed, skipped, started (local), or the error name.")
+    reason: str | None
+    http_status: int | None
+
+
 class MetaOut(BaseModel):
     usage: UsageOut | None = Field(description="Set once the generation has finished.")
     engine: str | None = Field(description="Engine that made the video (once finished).")
-    seed: int = Field(description="Seed used: the request's, or a random one.")
+    seed: int | None = Field(description="Seed used: the request's, or a random one; null "
+                             "when the provider that made the video takes no seed.")
     warnings: list[WarningOut]
     queue_position: int | None = Field(
         None, description="While queued: 1 + the generations ahead of it (FIFO); else null.")
     details: dict[str, Any] | None = Field(
         description="How the engine made the video (engine-specific; our addition), e.g. the "
         "keyframe engine's match_confidence, transition, timing and applied prompt cues.")
+    provider: str | None = Field(
+        None, description="The route: `local`, or the upstream provider (google, fal, aimlapi) "
+        "running or that ran the generation; null while not yet routed.")
+    attempts: list[AttemptOut] = Field(
+        default_factory=list, description="Upstream providers tried, in order, with how each "
+        "attempt ended (empty for local runs).")
 
 
 class GenerationOut(BaseModel):
@@ -199,10 +214,18 @@ def to_out(generation: Generation, base_url: str,
     if g.status is Status.ERROR:
         error = JobErrorOut(name=g.error_name or "EngineError",
                             message=g.error_message or "The generation failed.")
+    upstream: dict[str, Any] = dict(g.upstream or {})
+    provider = upstream.get("provider")
+    if provider is None and g.status is not Status.QUEUED:
+        provider = "local"
+    seed_kept = upstream.get("seed_honoured", True) or provider == "local"
     meta = MetaOut(
         usage=UsageOut(credits_used=g.credits_used) if g.finished else None,
         engine=g.engine,
-        seed=g.seed,
+        seed=g.seed if seed_kept else None,
+        provider=str(provider) if provider is not None else None,
+        attempts=[AttemptOut(**a) for a in upstream.get("attempts", ())
+                  if isinstance(a, dict)],
         warnings=[WarningOut(code=w.code, message=w.message) for w in g.warnings],
         details=g.details or None,
         queue_position=queue_position,

@@ -13,6 +13,7 @@ from inbetween.dispatch.local import LocalPool
 from inbetween.settings import Settings
 from inbetween.storage.base import ArtifactStore
 from inbetween.store.sql import SqlStore
+from inbetween.upstream.providers import Provider
 
 __all__ = ["Services", "services"]
 
@@ -28,6 +29,7 @@ class Services:
     limiter: RateLimiter
     signer: UrlSigner | None
     streams: StreamSlots
+    providers: dict[str, Provider]
 
 
 def services(request: Request) -> Services:

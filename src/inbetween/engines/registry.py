@@ -1,4 +1,15 @@
-"""Which engine runs which request: models, providers and the routes between them."""
+"""Which engine or provider runs which request: models, providers and the routes between them.
+
+- ``inbetween/…`` models always run locally.
+- The Google model names follow ``provider`` (case-insensitive): ``local`` (the engine named
+  by ``INBETWEEN_LOCAL_ENGINE``), ``google``, ``fal``, ``aimlapi``, or ``auto`` (default): the
+  chain ``INBETWEEN_PROVIDER_CHAIN`` restricted to providers with a key. With no provider
+  configured, ``auto`` runs locally; a configured server never turns a Veo request into a local
+  video unless the operator put ``local`` in the chain.
+- A provider named explicitly but not configured is a 400 naming ``provider``; an explicit
+  provider never falls back. A provider that cannot honour the request (e.g. Google's 1080p
+  only at 8 s) is a 400 when named, and skipped when it is one link of ``auto``'s chain.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +18,11 @@ from dataclasses import dataclass
 from inbetween.engines.base import Engine
 from inbetween.engines.keyframe import KeyframeEngine
 from inbetween.errors import InvalidRequest
-from inbetween.jobs.models import JobWarning
+from inbetween.jobs.models import GenerationRequest, JobWarning
 from inbetween.settings import Settings
 
-__all__ = ["GOOGLE_MODELS", "MODELS", "PROVIDERS", "Route", "build_engines", "route"]
+__all__ = ["GOOGLE_MODELS", "LOCAL_ENGINES", "MODELS", "PROVIDERS", "UPSTREAMS", "Route",
+           "build_engines", "configured_providers", "provider_refusal", "route"]
 
 KEYFRAME = "inbetween/keyframe"
 GOOGLE_MODELS = (
@@ -18,36 +30,101 @@ GOOGLE_MODELS = (
     "google/veo-3.1-first-last-image-to-video-fast",
 )
 MODELS = (*GOOGLE_MODELS, KEYFRAME)
-PROVIDERS = ("auto", "local")
+UPSTREAMS = ("google", "fal", "aimlapi")
+PROVIDERS = ("auto", "local", *UPSTREAMS)
+LOCAL_ENGINES = {"keyframe": KEYFRAME}
 
 
 @dataclass(frozen=True)
 class Route:
-    """The engine chosen for a request, and what the client should be told about it."""
+    """Where a request runs: ``chain`` of upstream providers to try in order (``local`` may
+    end it), or the local ``engine`` alone when the chain is empty."""
 
     engine: str
     warnings: tuple[JobWarning, ...] = ()
+    chain: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()  # (provider, why) left out of auto's chain
 
 
-def route(model: str, provider: str) -> Route:
-    """Choose the engine for ``model`` and ``provider`` (already lower-cased)."""
+def configured_providers(settings: Settings) -> tuple[str, ...]:
+    """Upstream providers whose key is set."""
+    keys = {"google": settings.google_api_key, "fal": settings.fal_key,
+            "aimlapi": settings.aimlapi_key}
+    return tuple(name for name in UPSTREAMS if keys[name] is not None)
+
+
+def provider_refusal(provider: str, request: GenerationRequest) -> tuple[str, str] | None:
+    """(field, rule) when ``provider`` cannot honour ``request``, checked before anything is
+    submitted or billed."""
+    if provider == "google" and request.resolution == "1080p" and request.duration != 8:
+        return ("resolution", "provider google makes 1080p only at 8 seconds: choose duration "
+                "8 or resolution 720p")
+    return None
+
+
+def local_engine(settings: Settings) -> str:
+    try:
+        return LOCAL_ENGINES[settings.local_engine]
+    except KeyError:
+        raise InvalidRequest(
+            f"INBETWEEN_LOCAL_ENGINE={settings.local_engine!r} is not an engine of this "
+            f"server; use one of {sorted(LOCAL_ENGINES)}", field="provider") from None
+
+
+def route(request: GenerationRequest, settings: Settings) -> Route:
+    """Choose where ``request`` runs (its provider already lower-cased)."""
+    provider, model = request.provider, request.model
+    configured = configured_providers(settings)
     if provider not in PROVIDERS:
         raise InvalidRequest(
-            f"provider {provider!r} is not configured on this server; "
-            f"use one of: {', '.join(PROVIDERS)}",
-            field="provider",
-            allowed=PROVIDERS,
-        )
-    if model in GOOGLE_MODELS:
-        note = JobWarning(
-            "local_engine",
-            f"{model} ran on this server's local engine {KEYFRAME}; no upstream "
-            "provider is configured for the real model.",
-        )
-        return Route(KEYFRAME, (note,))
-    return Route(KEYFRAME)
+            f"provider {provider!r} is not a provider; use one of: {', '.join(PROVIDERS)}",
+            field="provider", allowed=PROVIDERS)
+    if model not in GOOGLE_MODELS:
+        if provider not in ("auto", "local"):
+            raise InvalidRequest(
+                f"{model} always runs on this server; leave provider at auto (or local)",
+                field="provider", allowed=["auto", "local"])
+        return Route(KEYFRAME)
+    if provider in UPSTREAMS:
+        if provider not in configured:
+            raise InvalidRequest(
+                f"provider {provider!r} is not configured on this server; configured: "
+                f"{', '.join(configured) or 'none'} (and local)",
+                field="provider", allowed=["auto", "local", *configured])
+        refusal = provider_refusal(provider, request)
+        if refusal is not None:
+            raise InvalidRequest(refusal[1], field=refusal[0])
+        return Route(local_engine(settings), chain=(provider,))
+    engine = local_engine(settings)
+    note = JobWarning(
+        "local_engine",
+        f"{model} ran on this server's local engine {engine}; no upstream provider "
+        f"{'was asked for' if provider == 'local' else 'is configured'} for the real model.")
+    if provider == "local" or not configured:
+        return Route(engine, (note,))
+    wanted = [p.strip().lower() for p in settings.provider_chain.split(",") if p.strip()]
+    chain: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    first_refusal: tuple[str, str] | None = None
+    for name in wanted:
+        if name == "local":
+            chain.append(name)
+            continue
+        if name not in configured:
+            continue
+        refusal = provider_refusal(name, request)
+        if refusal is not None:
+            first_refusal = first_refusal or refusal
+            skipped.append((name, refusal[1]))
+            continue
+        chain.append(name)
+    if not chain or (chain == ["local"] and not any(p in configured for p in wanted)):
+        if first_refusal is not None:
+            raise InvalidRequest(first_refusal[1], field=first_refusal[0])
+        return Route(engine, (note,))
+    return Route(engine, chain=tuple(chain), skipped=tuple(skipped))
 
 
 def build_engines(settings: Settings) -> dict[str, Engine]:
-    """Every engine this process can run, by name."""
+    """Every local engine this process can run, by name."""
     return {KEYFRAME: KeyframeEngine(credits_per_second=settings.keyframe_credits_per_second)}

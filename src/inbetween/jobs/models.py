@@ -156,6 +156,9 @@ class Generation:
     finished_at: float | None = None
     revision: int = 0
     """Bumped by every change a client can see (status, stage, progress, a log line)."""
+    upstream: dict[str, object] | None = None
+    """For upstream routes: provider, model, the provider's job handle (recorded before the
+    first poll, so a re-claimed job resumes it and never submits again), attempts."""
 
     @property
     def finished(self) -> bool:

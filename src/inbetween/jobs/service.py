@@ -5,17 +5,30 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import secrets
 import time
 import uuid
+from collections.abc import Mapping
 
-from inbetween.engines.registry import route
-from inbetween.errors import Conflict, NotFound
-from inbetween.jobs.models import Generation, GenerationRequest, ImageInput
+from inbetween.errors import Conflict, NotFound, UpstreamFailure
+from inbetween.jobs.models import (
+    Generation,
+    GenerationRequest,
+    ImageInput,
+    JobWarning,
+    Stage,
+    Status,
+)
+from inbetween.log import event
 from inbetween.storage.base import ArtifactStore, delete_video
 from inbetween.store.base import IdempotencyReplay, JobStore
+from inbetween.upstream.providers import Provider
 
-__all__ = ["MAX_SEED", "delete", "delete_expired", "get_for_key", "request_hash", "submit"]
+__all__ = ["MAX_SEED", "cancel_upstream", "delete", "delete_expired", "get_for_key",
+           "queue_position_of", "request_hash", "submit"]
+
+log = logging.getLogger("inbetween.jobs")
 
 MAX_SEED = 2**32 - 1
 
@@ -31,12 +44,11 @@ def submit(
     max_unfinished: int | None = None,
     idempotency_key: str | None = None,
 ) -> Generation:
-    """Validate the route, store the job as queued and return it (the caller dispatches).
+    """Store the job as queued and return it (the caller routes it first, and dispatches).
 
     With an ``idempotency_key``, a retry of the same request returns the generation made the
     first time; the same key for a different request raises Conflict.
     """
-    route(request.model, request.provider)  # an unroutable request is refused now, not later
     created = time.time() if now is None else now
     generation = Generation(
         id=str(uuid.uuid4()),
@@ -90,3 +102,44 @@ def get_for_key(store: JobStore, generation_id: str, key_id: str) -> Generation:
     if generation is None or generation.key_id != key_id:
         raise NotFound(f"no generation with id {generation_id!r} for this API key")
     return generation
+
+
+def queue_position_of(store: JobStore, generation: Generation) -> int | None:
+    """1 + the jobs ahead in our queue; or, for a job waiting in an upstream provider's
+    queue, the position the provider reports; else None."""
+    if generation.status is Status.QUEUED:
+        return store.queue_position(generation)
+    upstream = generation.upstream or {}
+    position = upstream.get("queue_position")
+    if generation.status is Status.GENERATING and generation.stage is Stage.QUEUED and \
+            isinstance(position, int):
+        return position
+    return None
+
+
+def cancel_upstream(providers: Mapping[str, Provider], generation: Generation,
+                    ) -> tuple[JobWarning, ...]:
+    """Cancel a generation's upstream job where its provider can; else say it may still
+    complete (and be billed) there."""
+    upstream = generation.upstream or {}
+    if generation.finished or upstream.get("phase") not in ("submitting", "submitted"):
+        return ()
+    name = str(upstream.get("provider"))
+    provider = providers.get(name)
+    handle = upstream.get("handle")
+    cancelled = False
+    if provider is not None and isinstance(handle, dict):
+        try:
+            cancelled = provider.cancel({str(k): str(v) for k, v in handle.items()})
+        except UpstreamFailure as e:
+            event(log, "upstream.cancel_failed", level=logging.WARNING, job=generation.id,
+                  provider=name, error=e.message)
+    if cancelled:
+        event(log, "upstream.cancelled", job=generation.id, provider=name)
+        return ()
+    event(log, "upstream.not_cancelled", level=logging.WARNING, job=generation.id,
+          provider=name, why="the provider cannot cancel; the job may still complete and "
+          "be billed there")
+    return (JobWarning("upstream_not_cancelled", f"{name} cannot cancel a job it has "
+                       "started: inbetween stopped following it and deleted what it had, but "
+                       "the upstream job may still complete there and be billed."),)

@@ -19,14 +19,16 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
 from inbetween.errors import ImageFetchError
 
-__all__ = ["FetchPolicy", "fetch_bytes", "is_public"]
+__all__ = ["FetchPolicy", "fetch_bytes", "fetch_to_file", "is_public"]
 
 _MAX_REDIRECTS = 3
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -44,6 +46,7 @@ class FetchPolicy:
     connect_timeout: float = 5.0
     total_timeout: float = 30.0
     anywhere: bool = False  # the CLI fetches for the person running it
+    limit_name: str = "INBETWEEN_FETCH_MAX_MB"
 
     @classmethod
     def from_settings(cls, allow: str, max_mb: float, connect_timeout: float,
@@ -81,11 +84,32 @@ def is_public(address: Address) -> bool:
 
 def fetch_bytes(url: str, field: str, policy: FetchPolicy) -> bytes:
     """GET ``url`` and return its body; raises ImageFetchError naming ``field`` and why."""
+    chunks: list[bytes] = []
+    _fetch(url, field, policy, chunks.append, accept="image/*")
+    return b"".join(chunks)
+
+
+def fetch_to_file(url: str, path: Path, field: str, policy: FetchPolicy, *,
+                  headers_for: Callable[[str], dict[str, str]] | None = None,
+                  accept: str = "*/*") -> int:
+    """GET ``url`` into ``path`` under the same rules; ``headers_for(url)`` gives extra
+    headers for each hop's URL (credentials only for the hosts that should get them: a
+    redirect to another host gets none). Returns the size."""
+    with path.open("wb") as out:
+        return _fetch(url, field, policy, out.write, headers_for=headers_for, accept=accept)
+
+
+def _fetch(url: str, field: str, policy: FetchPolicy, write: Callable[[bytes], object], *,
+           headers_for: Callable[[str], dict[str, str]] | None = None,
+           accept: str = "*/*") -> int:
     deadline = time.monotonic() + policy.total_timeout
     timeout = httpx.Timeout(policy.total_timeout, connect=policy.connect_timeout)
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for _ in range(_MAX_REDIRECTS + 1):
             target, headers, extensions = _pinned(url, field, policy)
+            headers["Accept"] = accept
+            if headers_for is not None:
+                headers.update(headers_for(url))
             try:
                 with client.stream("GET", target, headers=headers,
                                    extensions=extensions) as response:
@@ -94,18 +118,24 @@ def fetch_bytes(url: str, field: str, policy: FetchPolicy) -> bytes:
                         continue
                     if response.status_code != 200:
                         raise ImageFetchError(
-                            f"{field}: {url} answered HTTP {response.status_code}; "
-                            "the URL must point directly at a publicly readable image",
+                            f"{field}: {_public(url)} answered HTTP {response.status_code}; "
+                            "the URL must point directly at a publicly readable file",
                             field=field,
                         )
-                    return _read(response, field, policy, deadline)
+                    return _read(response, field, policy, deadline, write)
             except httpx.TimeoutException as e:
-                raise _too_slow(field, url, policy) from e
+                raise _too_slow(field, _public(url), policy) from e
             except httpx.HTTPError as e:
                 raise ImageFetchError(
-                    f"{field}: could not download {url}: {type(e).__name__}: {e}", field=field
-                ) from e
+                    f"{field}: could not download {_public(url)}: {type(e).__name__}: {e}",
+                    field=field) from e
     raise ImageFetchError(f"{field}: more than {_MAX_REDIRECTS} redirects", field=field)
+
+
+def _public(url: str) -> str:
+    """``url`` without its query string (signed URLs carry secrets there)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def _too_slow(field: str, url: str, policy: FetchPolicy) -> ImageFetchError:
@@ -114,21 +144,21 @@ def _too_slow(field: str, url: str, policy: FetchPolicy) -> ImageFetchError:
         f"(connect limit {policy.connect_timeout:g} s)", field=field)
 
 
-def _read(response: httpx.Response, field: str, policy: FetchPolicy, deadline: float) -> bytes:
-    chunks: list[bytes] = []
+def _read(response: httpx.Response, field: str, policy: FetchPolicy, deadline: float,
+          write: Callable[[bytes], object]) -> int:
     size = 0
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > policy.max_bytes:
             raise ImageFetchError(
-                f"{field}: the image is larger than {policy.max_bytes / 2**20:g} MiB "
-                "(INBETWEEN_FETCH_MAX_MB)",
+                f"{field}: the file is larger than {policy.max_bytes / 2**20:g} MiB "
+                f"({policy.limit_name})",
                 field=field,
             )
         if time.monotonic() > deadline:
-            raise _too_slow(field, str(response.request.url), policy)
-        chunks.append(chunk)
-    return b"".join(chunks)
+            raise _too_slow(field, _public(str(response.request.url)), policy)
+        write(chunk)
+    return size
 
 
 def _pinned(url: str, field: str, policy: FetchPolicy) -> tuple[str, dict[str, str],
@@ -170,4 +200,4 @@ def _pinned(url: str, field: str, policy: FetchPolicy) -> tuple[str, dict[str, s
     extensions: dict[str, object] = {}
     if parts.scheme == "https":
         extensions["sni_hostname"] = host
-    return target, {"Host": host_header, "Accept": "image/*"}, extensions
+    return target, {"Host": host_header}, extensions

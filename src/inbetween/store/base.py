@@ -98,6 +98,10 @@ class JobStore(Protocol):
                    now: float) -> bool:
         """Add a line to a leased job's log (bumping its revision); False if lost."""
 
+    def set_upstream(self, generation_id: str, worker_id: str, upstream: dict[str, object],
+                     now: float) -> bool:
+        """Record a leased job's upstream state (JSON-able); False if the lease was lost."""
+
     def logs(self, generation_id: str, after: int = 0, limit: int = 500) -> list[LogEntry]:
         """Log lines with a revision above ``after``, oldest first."""
 

@@ -202,6 +202,16 @@ class MemoryStore:
                 LogEntry(job.revision, now, level, message))
             return True
 
+    def set_upstream(self, generation_id: str, worker_id: str, upstream: dict[str, object],
+                     now: float) -> bool:
+        with self._lock:
+            job = self._leased(generation_id, worker_id)
+            if job is None:
+                return False
+            self._jobs[generation_id] = dataclasses.replace(
+                job, upstream=dict(upstream), updated_at=now, revision=job.revision + 1)
+            return True
+
     def logs(self, generation_id: str, after: int = 0, limit: int = 500) -> list[LogEntry]:
         with self._lock:
             return [e for e in self._logs.get(generation_id, []) if e.revision > after][:limit]

@@ -66,6 +66,7 @@ generations = Table(
     Column("updated_at", Float, nullable=False),
     Column("finished_at", Float, nullable=True),
     Column("revision", Integer, nullable=False, server_default="0"),
+    Column("upstream", Text, nullable=True),
     Index("ix_generations_status_created", "status", "created_at", "id"),
     Index("ix_generations_key_created", "key_id", "created_at", "id"),
     Index("ix_generations_key", "key_id"),

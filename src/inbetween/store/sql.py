@@ -341,6 +341,12 @@ class SqlStore:
                 message=message))
         return True
 
+    def set_upstream(self, generation_id: str, worker_id: str, upstream: dict[str, object],
+                     now: float) -> bool:
+        return self._update_leased(generation_id, worker_id, {
+            "upstream": json.dumps(upstream), "updated_at": now,
+            "revision": _G.revision + 1})
+
     def logs(self, generation_id: str, after: int = 0, limit: int = 500) -> list[LogEntry]:
         with self._tx() as conn:
             rows = conn.execute(
@@ -468,6 +474,7 @@ def _to_row(g: Generation) -> dict[str, Any]:
         "updated_at": g.updated_at,
         "finished_at": g.finished_at,
         "revision": g.revision,
+        "upstream": json.dumps(g.upstream) if g.upstream is not None else None,
     }
 
 
@@ -507,4 +514,5 @@ def _from_row(row: Mapping[str, Any]) -> Generation:
         updated_at=row["updated_at"],
         finished_at=row["finished_at"],
         revision=row["revision"],
+        upstream=json.loads(row["upstream"]) if row["upstream"] else None,
     )
