@@ -50,11 +50,7 @@ class Caller:
                  timeout: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> None:
         self.provider, self.key_headers, self.hosts = provider, key_headers, hosts
         self.classify, self.retries, self.sleep = classify, retries, sleep
-        self.client = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0),
-                                   follow_redirects=False, trust_env=False)
-
-    def close(self) -> None:
-        self.client.close()
+        self.timeout = httpx.Timeout(timeout, connect=10.0)
 
     def headers_for(self, url: str) -> dict[str, str]:
         """The key's headers when ``url`` is on one of the provider's hosts, else none."""
@@ -67,7 +63,10 @@ class Caller:
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
-                response = self.client.request(method, url, headers=sent_headers, **kwargs)
+                # a client per call: polls are seconds apart, and nothing is left open
+                with httpx.Client(timeout=self.timeout, follow_redirects=False,
+                                  trust_env=False) as client:
+                    response = client.request(method, url, headers=sent_headers, **kwargs)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
                 if submit or last:
                     raise UpstreamUnavailable(

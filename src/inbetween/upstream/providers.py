@@ -199,13 +199,17 @@ class Fal:
     def warnings(self, request: GenerationRequest) -> tuple[JobWarning, ...]:
         return ()
 
-    def _upload(self, data: bytes) -> str:
+    def _token(self) -> dict[str, Any]:
         token = _json(self.caller.request(
             "POST", f"{self.rest}/storage/auth/token",
             params={"storage_type": "fal-cdn-v3"}, json={}), self.name)
         base = str(token.get("base_url", "")).rstrip("/")
         if not base.startswith(("http://", "https://")) or not token.get("token"):
             raise UpstreamError("fal's storage token answer lacks base_url or token")
+        return token
+
+    def _upload(self, token: dict[str, Any], data: bytes) -> str:
+        base = str(token["base_url"]).rstrip("/")
         uploaded = _json(self.caller.request(
             "POST", f"{base}/files/upload", content=data,
             headers={"Authorization": f"{token.get('token_type', 'Bearer')} {token['token']}",
@@ -217,9 +221,10 @@ class Fal:
 
     def submit(self, request: GenerationRequest, model: str, first: bytes,
                last: bytes) -> dict[str, str]:
+        token = self._token()  # the images go to fal's storage first (its URLs, its token)
         body: dict[str, object] = {
-            "prompt": request.prompt, "first_frame_url": self._upload(first),
-            "last_frame_url": self._upload(last), "aspect_ratio": request.aspect_ratio,
+            "prompt": request.prompt, "first_frame_url": self._upload(token, first),
+            "last_frame_url": self._upload(token, last), "aspect_ratio": request.aspect_ratio,
             "duration": f"{request.duration}s", "resolution": request.resolution,
             "generate_audio": request.generate_audio}
         if request.negative_prompt:
