@@ -69,7 +69,7 @@ class Loopback:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = do_PUT = _any  # noqa: N815
+            do_GET = do_POST = do_PUT = _any
 
             def log_message(self, *args: object) -> None:
                 pass
