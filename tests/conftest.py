@@ -88,3 +88,18 @@ def postgres_url() -> Iterator[str]:
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+@pytest.fixture(scope="session")
+def veo_mp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """What a provider hands back: a 4 s 1280×720 H.264 MP4 with an AAC sound track."""
+    from inbetween.media.audio import SAMPLE_RATE
+    from inbetween.media.video import encode_mp4
+
+    path = tmp_path_factory.mktemp("veo") / "veo.mp4"
+    frames = [np.full((720, 1280, 3), (i * 2) % 255, np.uint8) for i in range(96)]
+    t = np.arange(4 * SAMPLE_RATE) / SAMPLE_RATE
+    tone = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    encode_mp4(path, frames, width=1280, height=720, fps=24, frame_count=96,
+               audio=np.stack([tone, tone]), crf=30, preset="ultrafast")
+    return path.read_bytes()
