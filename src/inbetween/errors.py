@@ -15,6 +15,8 @@
     │   ├── InvalidImage             an input is not a usable image
     │   ├── EngineError              the engine failed on this input
     │   ├── WorkerLost               the job's workers kept dying (lease expired too often)
+    │   ├── ModelUnavailable         a diffusion model is missing or cannot be loaded
+    │   ├── OutOfMemory              the accelerator ran out of memory for this job
     │   └── UpstreamFailure          an upstream provider's job failed:
     │       ├── ContentFiltered        blocked by the provider's content policy
     │       ├── UpstreamEmptyResult    the provider finished without a video
@@ -41,7 +43,9 @@ __all__ = [
     "InvalidImage",
     "InvalidRequest",
     "JobFailure",
+    "ModelUnavailable",
     "NotFound",
+    "OutOfMemory",
     "PayloadTooLarge",
     "TooManyRequests",
     "Unauthorized",
@@ -145,6 +149,14 @@ class EngineError(JobFailure):
 
 class WorkerLost(JobFailure):
     """The workers running this generation stopped responding too many times."""
+
+
+class ModelUnavailable(JobFailure):
+    """The engine's model is not available on this worker."""
+
+
+class OutOfMemory(JobFailure):
+    """The worker ran out of (GPU) memory for this generation."""
 
 
 class UpstreamFailure(JobFailure):

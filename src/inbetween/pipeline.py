@@ -52,19 +52,25 @@ def render_to_file(
     report: Report,
     tap: PreviewTap | None = None,
 ) -> Rendered:
-    """Analyse (5–15 %), then render and encode frame by frame into ``path`` (15–95 %).
+    """Analyse (5–15 %), then render and encode frame by frame into ``path`` (15–95 %);
+    engines that generate in ``render`` take a larger share (``render_share``).
 
     ``tap``, when given, sees every frame (on the renderer's thread) to make previews.
     """
-    report(Stage.ANALYSING, 5)
+    # the keyframe engine analyses in 5–15 %; an engine that generates inside render() (the
+    # diffusion engine) declares its stage and where its share of the bar ends
+    stage: Stage = getattr(engine, "render_stage", Stage.ANALYSING)
+    end = 5 + round(90 * float(getattr(engine, "render_share", 10 / 90)))
+    report(stage, 5)
     clip = engine.render(
-        request, first, last, on_progress=lambda f: report(Stage.ANALYSING, 5 + int(10 * f))
+        request, first, last, on_progress=lambda f: report(stage, 5 + int((end - 5) * f))
     )
     frames = clip.frames if tap is None else tap.wrap(clip.frames)
     encode_mp4(
         path, prefetch(frames), width=request.width, height=request.height,
         fps=request.fps, frame_count=clip.frame_count, audio=clip.sound, crf=crf, preset=preset,
-        on_frame=lambda i: report(Stage.RENDERING, 15 + (80 * (i + 1)) // clip.frame_count),
+        on_frame=lambda i: report(Stage.RENDERING,
+                                  end + ((95 - end) * (i + 1)) // clip.frame_count),
     )
     if clip.sound is None:
         return Rendered(clip.warnings, dict(clip.meta))

@@ -124,6 +124,28 @@ class Settings(BaseSettings):
     upstream_timeout_seconds: float = Field(
         900.0, gt=0, description="Give up on an upstream job after this long (UpstreamTimeout).")
     upstream_max_mb: float = Field(200.0, gt=0, description="Largest upstream video download.")
+    # -- the open-weights diffusion engine (inbetween[diffusion]) ----------------------------
+    wan_model: str = Field(
+        "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers",
+        description="Wan FLF2V model: a local folder saved with save_pretrained, or a hub id.")
+    allow_model_download: bool = Field(
+        False, description="Let the diffusion engine download a hub model at run time.")
+    diffusion_device: str | None = Field(
+        None, description="torch device for diffusion; unset: cuda when available, else cpu.")
+    diffusion_dtype: str = Field(
+        "bfloat16", description="dtype of the Wan transformer (image encoder and VAE: float32).")
+    diffusion_offload: str = Field(
+        "none", pattern="^(none|model|sequential)$",
+        description="CPU offload: none, model or sequential.")
+    diffusion_vae_tiling: bool = Field(False, description="Decode the VAE in tiles.")
+    diffusion_steps: int = Field(30, ge=1, le=200, description="Denoising steps.")
+    diffusion_guidance: float = Field(5.0, ge=0, description="Classifier-free guidance scale.")
+    diffusion_max_area: int = Field(
+        921_600, ge=256, description="Largest generated area in pixels (then upscaled).")
+    diffusion_max_frames: int = Field(
+        81, ge=5, description="Most frames generated at 16 fps (4k+1; then retimed to 24 fps).")
+    worker_engines: str | None = Field(
+        None, description="Comma-separated engines this process's workers run; unset: all.")
     prices: str | None = Field(
         None, description="JSON provider → model → {audio, no_audio} USD per second; "
         "unset: the built-in list prices.")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from inbetween.engines.base import Engine, EngineRequest
-from inbetween.engines.registry import route
+from inbetween.engines.registry import claimable_models, route
 from inbetween.errors import InfrastructureError, InvalidRequest, JobFailure
 from inbetween.jobs.models import (
     FPS,
@@ -145,6 +145,7 @@ class Worker:
         self.stopping = stopping or threading.Event()
         self.tmp_dir = settings.tmp_dir
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.models = claimable_models(settings)  # INBETWEEN_WORKER_ENGINES
         self.upstream = UpstreamRunner(settings, store, artifacts,
                                        build_providers(settings) if providers is None
                                        else providers, self.worker_id, clock)
@@ -156,7 +157,7 @@ class Worker:
         """Claim and run the oldest queued job (or ``generation_id`` if it is still queued:
         a job that runs or ran elsewhere is never run twice); False when there was none."""
         job = self.store.claim(self.worker_id, self.settings.lease_seconds, self.clock(),
-                               generation_id)
+                               generation_id, self.models)
         if job is None:
             return False
         self.run(job)

@@ -53,7 +53,8 @@ def test_public_api_is_pinned() -> None:
     assert sorted(inbetween.errors.__all__) == [
         "Conflict", "ContentFiltered", "EngineError", "Forbidden", "ImageFetchError",
         "InbetweenError", "InfrastructureError",
-        "InvalidImage", "InvalidRequest", "JobFailure", "NotFound", "PayloadTooLarge",
+        "InvalidImage", "InvalidRequest", "JobFailure", "ModelUnavailable", "NotFound",
+        "OutOfMemory", "PayloadTooLarge",
         "TooManyRequests", "Unauthorized", "UpstreamAuthFailed", "UpstreamEmptyResult",
         "UpstreamError", "UpstreamFailure", "UpstreamTimeout", "UpstreamUnavailable",
         "UpstreamUncertain", "WorkerLost",

@@ -31,6 +31,7 @@ ModelName = Literal[
     "google/veo-3.1-first-last-image-to-video",
     "google/veo-3.1-first-last-image-to-video-fast",
     "inbetween/keyframe",
+    "inbetween/wan-flf2v",
 ]
 StatusName = Literal["queued", "generating", "completed", "error"]
 
@@ -39,6 +40,7 @@ ALLOWED_VALUES: dict[str, list[object]] = {
         "google/veo-3.1-first-last-image-to-video",
         "google/veo-3.1-first-last-image-to-video-fast",
         "inbetween/keyframe",
+        "inbetween/wan-flf2v",
     ],
     "aspect_ratio": ["16:9", "9:16"],
     "duration": [4, 6, 8],

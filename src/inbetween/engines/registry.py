@@ -21,18 +21,20 @@ from inbetween.errors import InvalidRequest
 from inbetween.jobs.models import GenerationRequest, JobWarning
 from inbetween.settings import Settings
 
-__all__ = ["GOOGLE_MODELS", "LOCAL_ENGINES", "MODELS", "PROVIDERS", "UPSTREAMS", "Route",
-           "build_engines", "configured_providers", "provider_refusal", "route"]
+__all__ = ["GOOGLE_MODELS", "LOCAL_ENGINES", "MODELS", "PROVIDERS", "UPSTREAMS", "WAN", "Route",
+           "build_engines", "claimable_models", "configured_providers", "offered_engines",
+           "provider_refusal", "route"]
 
 KEYFRAME = "inbetween/keyframe"
+WAN = "inbetween/wan-flf2v"
 GOOGLE_MODELS = (
     "google/veo-3.1-first-last-image-to-video",
     "google/veo-3.1-first-last-image-to-video-fast",
 )
-MODELS = (*GOOGLE_MODELS, KEYFRAME)
+MODELS = (*GOOGLE_MODELS, KEYFRAME, WAN)
 UPSTREAMS = ("google", "fal", "aimlapi")
 PROVIDERS = ("auto", "local", *UPSTREAMS)
-LOCAL_ENGINES = {"keyframe": KEYFRAME}
+LOCAL_ENGINES = {"keyframe": KEYFRAME, "wan-flf2v": WAN}
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,47 @@ def provider_refusal(provider: str, request: GenerationRequest) -> tuple[str, st
 
 def local_engine(settings: Settings) -> str:
     try:
-        return LOCAL_ENGINES[settings.local_engine]
+        return _installed(LOCAL_ENGINES[settings.local_engine])
     except KeyError:
         raise InvalidRequest(
             f"INBETWEEN_LOCAL_ENGINE={settings.local_engine!r} is not an engine of this "
             f"server; use one of {sorted(LOCAL_ENGINES)}", field="provider") from None
+
+
+def _installed(engine: str) -> str:
+    """``engine``, or a 400 on ``model`` saying what to install when it is missing here."""
+    if engine == WAN:
+        from inbetween.engines.wan.loader import INSTALL_HINT, diffusion_installed
+
+        if not diffusion_installed():
+            raise InvalidRequest(
+                f"{WAN} needs the diffusion extra on this server: {INSTALL_HINT} "
+                "(torch, diffusers, transformers), and a Wan model (INBETWEEN_WAN_MODEL)",
+                field="model")
+    return engine
+
+
+def offered_engines(settings: Settings) -> tuple[str, ...]:
+    """The local engines this process's workers run (``INBETWEEN_WORKER_ENGINES``)."""
+    if settings.worker_engines is None:
+        return tuple(LOCAL_ENGINES.values())
+    names = [n.strip() for n in settings.worker_engines.split(",") if n.strip()]
+    unknown = [n for n in names if n not in LOCAL_ENGINES]
+    if unknown:
+        raise ValueError(f"INBETWEEN_WORKER_ENGINES: unknown engines {unknown}; use "
+                         f"{sorted(LOCAL_ENGINES)}")
+    return tuple(LOCAL_ENGINES[n] for n in names)
+
+
+def claimable_models(settings: Settings) -> tuple[str, ...] | None:
+    """Models whose jobs this process's workers may claim (None: all)."""
+    if settings.worker_engines is None:
+        return None
+    offered = offered_engines(settings)
+    models = [m for m in (KEYFRAME, WAN) if m in offered]
+    if configured_providers(settings) or LOCAL_ENGINES.get(settings.local_engine) in offered:
+        models += GOOGLE_MODELS
+    return tuple(models)
 
 
 def route(request: GenerationRequest, settings: Settings) -> Route:
@@ -84,7 +122,7 @@ def route(request: GenerationRequest, settings: Settings) -> Route:
             raise InvalidRequest(
                 f"{model} always runs on this server; leave provider at auto (or local)",
                 field="provider", allowed=["auto", "local"])
-        return Route(KEYFRAME)
+        return Route(_installed(model))
     if provider in UPSTREAMS:
         if provider not in configured:
             raise InvalidRequest(
@@ -126,5 +164,15 @@ def route(request: GenerationRequest, settings: Settings) -> Route:
 
 
 def build_engines(settings: Settings) -> dict[str, Engine]:
-    """Every local engine this process can run, by name."""
-    return {KEYFRAME: KeyframeEngine(credits_per_second=settings.keyframe_credits_per_second)}
+    """Every local engine this process can run, by name (the diffusion engine only with
+    its extra installed; its model loads on first use)."""
+    from inbetween.engines.wan.loader import diffusion_installed
+
+    engines: dict[str, Engine] = {
+        KEYFRAME: KeyframeEngine(credits_per_second=settings.keyframe_credits_per_second)}
+    if diffusion_installed():
+        from inbetween.engines.wan.engine import WanEngine
+
+        engines[WAN] = WanEngine(settings)
+    offered = offered_engines(settings)
+    return {name: engine for name, engine in engines.items() if name in offered}

@@ -6,6 +6,7 @@ any number of processes on any number of machines can share one store safely.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,9 +61,11 @@ class JobStore(Protocol):
         """None unless queued; else 1 + the queued jobs ahead (FIFO: creation time, then id)."""
 
     def claim(self, worker_id: str, lease_seconds: float, now: float,
-              generation_id: str | None = None) -> Generation | None:
-        """Atomically move the oldest queued job (or ``generation_id``, if it is queued) to
-        generating, leased to ``worker_id``; None when there is none to take."""
+              generation_id: str | None = None,
+              models: Collection[str] | None = None) -> Generation | None:
+        """Atomically move the oldest queued job (or ``generation_id``, if it is queued) of
+        ``models`` (None: any) to generating, leased to ``worker_id``; None when there is
+        none to take."""
 
     def renew(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Collection
 
 from inbetween.jobs.models import (
     Generation,
@@ -69,10 +70,12 @@ class MemoryStore:
                        if g.status is Status.QUEUED and (g.created_at, g.id) < mine)
 
     def claim(self, worker_id: str, lease_seconds: float, now: float,
-              generation_id: str | None = None) -> Generation | None:
+              generation_id: str | None = None,
+              models: Collection[str] | None = None) -> Generation | None:
         with self._lock:
             queued = [g for g in self._jobs.values() if g.status is Status.QUEUED
-                      and generation_id in (None, g.id)]
+                      and generation_id in (None, g.id)
+                      and (models is None or g.request.model in models)]
             if not queued:
                 return None
             job = min(queued, key=lambda g: (g.created_at, g.id))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -171,7 +171,8 @@ class SqlStore:
         return int(count) + 1
 
     def claim(self, worker_id: str, lease_seconds: float, now: float,
-              generation_id: str | None = None) -> Generation | None:
+              generation_id: str | None = None,
+              models: Collection[str] | None = None) -> Generation | None:
         while True:
             with self._tx() as conn:
                 # PostgreSQL: lock the row, skipping rows other workers hold (SQLite ignores
@@ -179,6 +180,8 @@ class SqlStore:
                 wanted = select(_G.id).where(_G.status == Status.QUEUED.value)
                 if generation_id is not None:
                     wanted = wanted.where(_G.id == generation_id)
+                if models is not None:
+                    wanted = wanted.where(_G.model.in_(list(models)))
                 candidate = conn.execute(
                     wanted.order_by(_G.created_at, _G.id).limit(1)
                     .with_for_update(skip_locked=True)

@@ -1,0 +1,1 @@
+"""The open-weights diffusion engine (Wan2.1 FLF2V through diffusers; ``inbetween[diffusion]``)."""
