@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.wan_tiny import save_tiny_wan  # noqa: E402
+from tests.wan_tiny import save_tiny_wan
 
 
 def main() -> None:
