@@ -66,8 +66,8 @@ def main() -> None:
                 torch.cuda.synchronize()
             stamps: list[float] = []
             start = time.perf_counter()
-            clip = engine.render(request, first, last,
-                                 on_progress=lambda _f: stamps.append(time.perf_counter()))
+            clip = engine.render(request, first, last, on_progress=lambda _f, s=stamps:
+                                 s.append(time.perf_counter()))
             frames = sum(1 for _ in clip.frames)  # upscale + retime to 96 frames
             if cuda:
                 torch.cuda.synchronize()
