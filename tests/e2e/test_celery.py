@@ -182,3 +182,34 @@ def test_delete_reaches_a_job_running_in_a_worker(
     assert not list((server.data_dir / "files").glob("*.mp4"))
     assert httpx.get(f"{server.url}/v2/video/generations", params={
         "generation_id": generation_id}, headers=client.headers).status_code == 404
+
+
+def test_each_job_goes_to_a_worker_that_offers_its_engine(
+    tmp_path: Path, server: Server, postgres_url: str, broker_url: str,
+    workers: list[subprocess.Popen[bytes]], photos: dict[str, np.ndarray],
+) -> None:
+    pytest.importorskip("diffusers", reason="the diffusion extra is not installed")
+    from tests.wan_tiny import save_tiny_wan
+
+    model = save_tiny_wan(tmp_path / "tiny-wan")
+    env = {"INBETWEEN_DATABASE_URL": postgres_url, "INBETWEEN_BROKER_URL": broker_url,
+           "INBETWEEN_DATA_DIR": str(server.data_dir), "INBETWEEN_WAN_MODEL": str(model),
+           "INBETWEEN_DIFFUSION_STEPS": "2", "INBETWEEN_DIFFUSION_MAX_AREA": "4096",
+           "INBETWEEN_DIFFUSION_MAX_FRAMES": "9"}
+    key = _key(env)
+    for folder in ("cpu", "gpu"):
+        (tmp_path / folder).mkdir()
+    (cpu_log,) = _start_workers(1, {**env, "INBETWEEN_WORKER_ENGINES": "keyframe"},
+                                tmp_path / "cpu", workers)
+    server.start(concurrency=0, **env)
+    client = Client(server, key)
+    wan = client.submit({**_body(photos, "720p", 4), "model": "inbetween/wan-flf2v"})
+    keyframe = client.submit(_body(photos, "720p", 4))
+    assert client.wait(keyframe, timeout=240)["status"] == "completed"
+    assert client.get(wan)["status"] == "queued"  # no worker offers wan-flf2v yet
+    (gpu_log,) = _start_workers(1, {**env, "INBETWEEN_WORKER_ENGINES": "wan-flf2v"},
+                                tmp_path / "gpu", workers)
+    done = client.wait(wan, timeout=240)
+    assert done["status"] == "completed" and done["meta"]["engine"] == "inbetween/wan-flf2v"
+    assert wan in gpu_log.read_text() and wan not in cpu_log.read_text()
+    assert "inbetween.wan-flf2v" in gpu_log.read_text()  # the queue it consumes

@@ -116,6 +116,9 @@ def test_google_exact_requests_key_scoping_and_stored_video(
     assert api.client.get(done["video"]["thumbnail_url"]).status_code == 200
     assert api.client.get(done["video"]["preview_url"]).status_code == 200
     _no_keys(json.dumps(done), caplog.text)
+    for server in (ups.google.server, ups.storage.server):  # our own API key never leaves
+        for request in server.requests:
+            assert api.key not in json.dumps(request.headers) + request.body.decode("latin-1")
 
 
 def test_google_rules_are_checked_before_anything_is_billed(

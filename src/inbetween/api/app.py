@@ -51,7 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.broker_url:  # jobs go to `inbetween worker` processes through the broker
             from inbetween.dispatch.celery import CeleryDispatcher
 
-            celery = CeleryDispatcher(settings)
+            celery = CeleryDispatcher(settings, store)
         pool = LocalPool(make_worker, 0 if celery else settings.concurrency,
                          settings.poll_seconds)
         dispatch = celery.notify if celery else pool.notify

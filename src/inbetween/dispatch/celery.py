@@ -6,6 +6,10 @@ deleted, does nothing. Late acknowledgement and a prefetch of one: a worker hold
 the job it runs. A worker that dies stops renewing its lease; the reaper of an API process
 puts the job back in the queue and sends a new message, whatever the broker does with the
 unacknowledged one (Redis redelivers only after its visibility timeout).
+
+Jobs for the diffusion engine go to their own queue (``inbetween.wan-flf2v``), so that only
+workers offering that engine (``INBETWEEN_WORKER_ENGINES``, e.g. GPU machines) receive them;
+all other jobs go to ``inbetween``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from celery import Celery
 
 from inbetween.log import event
 from inbetween.settings import Settings
+from inbetween.store.base import JobStore
 
 __all__ = ["TASK", "CeleryDispatcher", "make_celery", "run_worker"]
 
@@ -43,15 +48,46 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-class CeleryDispatcher:
-    """Sends each queued generation's id to the workers through the broker."""
+def queue_for(engine: str) -> str:
+    """The broker queue of jobs that need ``engine`` locally."""
+    from inbetween.engines.registry import WAN
 
-    def __init__(self, settings: Settings) -> None:
+    return f"{QUEUE}.wan-flf2v" if engine == WAN else QUEUE
+
+
+def worker_queues(settings: Settings) -> list[str]:
+    """The queues a worker with these settings consumes."""
+    from inbetween.engines.registry import WAN, offered_engines
+
+    offered = offered_engines(settings)
+    queues = [QUEUE] if any(engine != WAN for engine in offered) else []
+    return queues + ([queue_for(WAN)] if WAN in offered else [])
+
+
+class CeleryDispatcher:
+    """Sends each queued generation's id to the workers through the broker, on the queue of
+    the engine it needs."""
+
+    def __init__(self, settings: Settings, store: JobStore | None = None) -> None:
         self.app = make_celery(settings)
+        self.settings, self.store = settings, store
 
     def notify(self, generation_id: str | None = None) -> None:
         if generation_id is not None:
-            self.app.send_task(TASK, args=[generation_id], queue=QUEUE)
+            self.app.send_task(TASK, args=[generation_id], queue=self._queue(generation_id))
+
+    def _queue(self, generation_id: str) -> str:
+        from inbetween.engines.registry import route
+        from inbetween.errors import InvalidRequest
+
+        job = self.store.get(generation_id) if self.store is not None else None
+        if job is None:
+            return QUEUE
+        try:
+            chosen = route(job.request, self.settings)
+        except InvalidRequest:
+            return QUEUE  # it will fail with a clear error wherever it runs
+        return QUEUE if chosen.chain else queue_for(chosen.engine)
 
     def ping(self) -> None:
         """Raise when the broker cannot be reached."""
@@ -93,5 +129,6 @@ def run_worker(settings: Settings, concurrency: int) -> None:
                   reason="not queued (running elsewhere, finished or deleted)")
 
     app.worker_main(["worker", f"--concurrency={concurrency}", "--loglevel=INFO",
-                     f"--queues={QUEUE}", "--without-gossip", "--without-mingle",
+                     f"--queues={','.join(worker_queues(settings))}", "--without-gossip",
+                     "--without-mingle",
                      f"--hostname=inbetween-{socket.gethostname()}-{os.getpid()}"])

@@ -87,22 +87,25 @@ def _installed(engine: str) -> str:
 
 
 def offered_engines(settings: Settings) -> tuple[str, ...]:
-    """The local engines this process's workers run (``INBETWEEN_WORKER_ENGINES``)."""
-    if settings.worker_engines is None:
-        return tuple(LOCAL_ENGINES.values())
-    names = [n.strip() for n in settings.worker_engines.split(",") if n.strip()]
+    """The local engines this process's workers run: ``INBETWEEN_WORKER_ENGINES`` (default:
+    all), less those not installed here (the diffusion engine needs its extra)."""
+    from inbetween.engines.wan.loader import diffusion_installed
+
+    names = list(LOCAL_ENGINES) if settings.worker_engines is None else [
+        n.strip() for n in settings.worker_engines.split(",") if n.strip()]
     unknown = [n for n in names if n not in LOCAL_ENGINES]
     if unknown:
         raise ValueError(f"INBETWEEN_WORKER_ENGINES: unknown engines {unknown}; use "
                          f"{sorted(LOCAL_ENGINES)}")
-    return tuple(LOCAL_ENGINES[n] for n in names)
+    engines = [LOCAL_ENGINES[n] for n in names]
+    return tuple(e for e in engines if e != WAN or diffusion_installed())
 
 
 def claimable_models(settings: Settings) -> tuple[str, ...] | None:
     """Models whose jobs this process's workers may claim (None: all)."""
-    if settings.worker_engines is None:
-        return None
     offered = offered_engines(settings)
+    if set(offered) == set(LOCAL_ENGINES.values()):
+        return None
     models = [m for m in (KEYFRAME, WAN) if m in offered]
     if configured_providers(settings) or LOCAL_ENGINES.get(settings.local_engine) in offered:
         models += GOOGLE_MODELS
@@ -166,13 +169,13 @@ def route(request: GenerationRequest, settings: Settings) -> Route:
 def build_engines(settings: Settings) -> dict[str, Engine]:
     """Every local engine this process can run, by name (the diffusion engine only with
     its extra installed; its model loads on first use)."""
-    from inbetween.engines.wan.loader import diffusion_installed
-
-    engines: dict[str, Engine] = {
-        KEYFRAME: KeyframeEngine(credits_per_second=settings.keyframe_credits_per_second)}
-    if diffusion_installed():
+    offered = offered_engines(settings)
+    engines: dict[str, Engine] = {}
+    if KEYFRAME in offered:
+        engines[KEYFRAME] = KeyframeEngine(
+            credits_per_second=settings.keyframe_credits_per_second)
+    if WAN in offered:
         from inbetween.engines.wan.engine import WanEngine
 
         engines[WAN] = WanEngine(settings)
-    offered = offered_engines(settings)
-    return {name: engine for name, engine in engines.items() if name in offered}
+    return engines
