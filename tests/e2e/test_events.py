@@ -100,10 +100,14 @@ def test_events_follow_a_job_run_by_a_worker_in_another_process(
     assert all(s["stage"] in STAGES for s in snapshots)
     progress = [s["progress"] for s in snapshots]
     assert progress == sorted(progress) and any(0 < p < 100 for p in progress)
-    assert {"fetching", "analysing", "rendering", "storing"} <= {s["stage"] for s in snapshots}
+    # a short stage may fall between two reads of the store; the log has every stage
+    assert "rendering" in {s["stage"] for s in snapshots}
     logs = [e.data for e in events if e.event == "log"]
     assert all(set(entry) == {"time", "level", "message"} for entry in logs)
-    assert any("rendering" in entry["message"] for entry in logs)
+    messages = " | ".join(entry["message"] for entry in logs)
+    for step in ("fetching and decoding", "matching the two frames", "rendering and encoding",
+                 "storing the video", "video stored"):
+        assert step in messages, messages
     end = events[-1].data
     assert end["id"] == generation_id and end["status"] == "completed"
     assert end["video"]["url"].startswith(server.url) and end["meta"]["queue_position"] is None
