@@ -123,3 +123,27 @@ def test_api_errors_show_next_to_their_control_and_phones_fit(
         order.append(page.evaluate("document.activeElement.id || document.activeElement.href"))
     assert order == [f"{server.url}/docs", "api-key", "key-show", "first-frame", "swap",
                      "last-frame", "prompt", None]  # then the example prompts (no id)
+
+
+def test_a_running_generation_is_reattached_on_reload(
+    server: Server, key: str, photos: dict[str, np.ndarray], browser: Any
+) -> None:
+    from tests.conftest import data_url
+    from tests.e2e.conftest import Client
+
+    server.start(concurrency=0)  # the job stays queued: nothing runs it
+    generation_id = Client(server, key).submit({
+        "model": "inbetween/keyframe", "prompt": "queued for ever",
+        "image_url": data_url(photos["astronaut"], "JPEG"),
+        "last_image_url": data_url(photos["coffee"]), "resolution": "720p", "duration": 4})
+    page = browser.new_page()
+    page.goto(f"{server.url}/")
+    page.get_by_label("API key").fill(key)
+    page.get_by_label("API key").press("Tab")  # `change`: the page looks for running jobs
+    page.get_by_text("position 1 in the queue").wait_for()
+    assert page.get_by_role("button", name="Cancel").is_visible()
+    page.reload()  # the key is in local storage; the stream is opened again
+    page.get_by_text("position 1 in the queue").wait_for()
+    assert page.locator("#history li").first.get_attribute("data-id") == generation_id
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("Cancelled.").wait_for()
