@@ -119,7 +119,7 @@ class UpstreamRunner:
         tried = "; ".join(f"{a['provider']}: {a['reason']}" for a in attempts)
         final = type(failure)(f"no upstream provider could take the job: {tried}",
                               http_status=failure.http_status)
-        return self._fail(job, state, attempts, final, lease, record=False)
+        return self._fail(job, state, attempts, final, lease)
 
     # -- following a submitted job --------------------------------------------------------
     def _follow(self, job: Generation, provider: Provider, state: dict[str, Any],
@@ -210,7 +210,7 @@ class UpstreamRunner:
 
     # -- helpers --------------------------------------------------------------------------
     def _fail(self, job: Generation, state: dict[str, Any], attempts: list[dict[str, Any]],
-              failure: UpstreamFailure, lease: Lease, record: bool = True) -> Outcome:
+              failure: UpstreamFailure, lease: Lease) -> Outcome:
         self._save(job, {**state, "phase": "done", "attempts": attempts,
                          "queue_position": None})
         lease.log(f"{failure.name}: {failure.message}", "error")
