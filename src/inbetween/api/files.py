@@ -4,6 +4,7 @@ by unguessable token, no key, with Range support."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -19,70 +20,41 @@ router = APIRouter(tags=["files"])
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 
 
-@router.head("/files/{token}.mp4", include_in_schema=False)
-@router.get(
-    "/files/{token}.mp4",
-    response_class=FileResponse,
-    responses={
-        200: {"content": {"video/mp4": {}}, "description": "The MP4 (Range requests: 206)."},
-        206: {"content": {"video/mp4": {}}, "description": "Part of the MP4."},
-        302: {"description": "With S3 storage: to a presigned (or public) URL of the MP4."},
-        400: ERROR_RESPONSES[400],
-        403: ERROR_RESPONSES[403],
-        404: ERROR_RESPONSES[404],
-    },
-    summary="Download a video",
-)
-def get_file(
-    token: str,
-    expires: int | None = Query(None, description="With signed URLs: expiry (Unix time)."),
-    signature: str | None = Query(None, description="With signed URLs: the signature."),
-    svc: Services = Depends(services),
-) -> Response:
-    """The video of a completed generation. Supports `Range` so players can seek."""
-    return _serve(token, "mp4", expires, signature, svc)
+def _file_route(name: str, suffix: str, summary: str, doc: str,
+                responses: dict[int | str, dict[str, Any]]) -> None:
+    """GET (documented) and HEAD of ``/files/{token}.{suffix}``, served by ``_serve``."""
+
+    def endpoint(
+        token: str,
+        expires: int | None = Query(None, description="With signed URLs: expiry (Unix time)."),
+        signature: str | None = Query(None, description="With signed URLs: the signature."),
+        svc: Services = Depends(services),
+    ) -> Response:
+        return _serve(token, suffix, expires, signature, svc)
+
+    endpoint.__name__, endpoint.__doc__ = name, doc
+    path = f"/files/{{token}}.{suffix}"
+    router.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False)
+    router.add_api_route(path, endpoint, methods=["GET"], response_class=FileResponse,
+                         summary=summary, name=name, responses={
+                             **responses, **{k: ERROR_RESPONSES[k] for k in (400, 403, 404)}})
 
 
-@router.head("/files/{token}.jpg", include_in_schema=False)
-@router.get(
-    "/files/{token}.jpg",
-    response_class=FileResponse,
-    responses={
-        200: {"content": {"image/jpeg": {}}, "description": "The thumbnail."},
-        302: {"description": "With S3 storage: to a presigned (or public) URL."},
-        **{k: ERROR_RESPONSES[k] for k in (400, 403, 404)},
-    },
-    summary="Download a video's thumbnail",
-)
-def get_thumbnail(
-    token: str,
-    expires: int | None = Query(None, description="With signed URLs: expiry (Unix time)."),
-    signature: str | None = Query(None, description="With signed URLs: the signature."),
-    svc: Services = Depends(services),
-) -> Response:
-    """A representative frame of a completed generation (JPEG, ≤ 640 px long side)."""
-    return _serve(token, "jpg", expires, signature, svc)
-
-
-@router.head("/files/{token}.webp", include_in_schema=False)
-@router.get(
-    "/files/{token}.webp",
-    response_class=FileResponse,
-    responses={
-        200: {"content": {"image/webp": {}}, "description": "The animated preview."},
-        302: {"description": "With S3 storage: to a presigned (or public) URL."},
-        **{k: ERROR_RESPONSES[k] for k in (400, 403, 404)},
-    },
-    summary="Download a video's animated preview",
-)
-def get_preview(
-    token: str,
-    expires: int | None = Query(None, description="With signed URLs: expiry (Unix time)."),
-    signature: str | None = Query(None, description="With signed URLs: the signature."),
-    svc: Services = Depends(services),
-) -> Response:
-    """An animated WebP of a completed generation (≤ 480 px long side, ≤ 2 MB)."""
-    return _serve(token, "webp", expires, signature, svc)
+_file_route("get_file", "mp4", "Download a video",
+            "The video of a completed generation. Supports `Range` so players can seek.", {
+                200: {"content": {"video/mp4": {}},
+                      "description": "The MP4 (Range requests: 206)."},
+                206: {"content": {"video/mp4": {}}, "description": "Part of the MP4."},
+                302: {"description": "With S3 storage: to a presigned (or public) URL of the "
+                      "MP4."}})
+_file_route("get_thumbnail", "jpg", "Download a video's thumbnail",
+            "A representative frame of a completed generation (JPEG, ≤ 640 px long side).", {
+                200: {"content": {"image/jpeg": {}}, "description": "The thumbnail."},
+                302: {"description": "With S3 storage: to a presigned (or public) URL."}})
+_file_route("get_preview", "webp", "Download a video's animated preview",
+            "An animated WebP of a completed generation (≤ 480 px long side, ≤ 2 MB).", {
+                200: {"content": {"image/webp": {}}, "description": "The animated preview."},
+                302: {"description": "With S3 storage: to a presigned (or public) URL."}})
 
 
 def _serve(token: str, suffix: str, expires: int | None, signature: str | None,
