@@ -360,3 +360,15 @@ def test_resume_after_the_cli_was_killed_downloads_exactly_once(
     assert again.returncode == 0 and "nothing to resume" in again.stderr
     assert out.stat().st_mtime_ns == first_download  # downloaded exactly once
     wait_for(lambda: not list(tmp_path.glob(".resumed.mp4.*")) or None, 5, "no temp files")
+
+
+def test_resume_without_a_key_says_so(tmp_path: Path) -> None:
+    from inbetween.client.journal import Journal
+
+    Journal(tmp_path / "journal").new(base_url="http://127.0.0.1:9", first="/a.png",
+                                      last="/b.png", prompt="p", model="m", options={},
+                                      output=None)
+    env = {"INBETWEEN_JOURNAL": str(tmp_path / "journal"), "INBETWEEN_API_KEY": ""}
+    resumed = run_cli("resume", env=env)
+    assert resumed.returncode == 2 and "INBETWEEN_API_KEY" in resumed.stderr
+    assert "Traceback" not in resumed.stderr

@@ -39,6 +39,7 @@ __all__ = ["EXIT_GENERATION", "EXIT_INPUT", "EXIT_TIMEOUT", "EXIT_UNCERTAIN", "r
 EXIT_INPUT, EXIT_GENERATION, EXIT_TIMEOUT, EXIT_UNCERTAIN = 2, 3, 4, 5
 err = Console(stderr=True)
 
+GenerationId = Annotated[str, typer.Argument(metavar="ID", help="The generation's id.")]
 BaseUrl = Annotated[str | None, typer.Option(
     "--base-url", help="The server. (env INBETWEEN_BASE_URL, default http://127.0.0.1:8000)",
     show_default=False)]
@@ -232,7 +233,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command(rich_help_panel="Client")
     def status(
-        generation_id: Annotated[str, typer.Argument(metavar="ID")],
+        generation_id: GenerationId,
         base_url: BaseUrl = None,
         api_key: ApiKeyOpt = None,
     ) -> None:
@@ -242,7 +243,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("wait", rich_help_panel="Client")
     def wait_command(
-        generation_id: Annotated[str, typer.Argument(metavar="ID")],
+        generation_id: GenerationId,
         output: Output = None,
         timeout: Timeout = None,
         base_url: BaseUrl = None,
@@ -275,7 +276,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command(rich_help_panel="Client")
     def download(
-        generation_id: Annotated[str, typer.Argument(metavar="ID")],
+        generation_id: GenerationId,
         output: Annotated[Path, typer.Option("-o", "--output", dir_okay=False,
                                              help="Where to save the MP4.")],
         base_url: BaseUrl = None,
@@ -288,7 +289,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command(rich_help_panel="Client")
     def delete(
-        generation_id: Annotated[str, typer.Argument(metavar="ID")],
+        generation_id: GenerationId,
         base_url: BaseUrl = None,
         api_key: ApiKeyOpt = None,
     ) -> None:
@@ -324,7 +325,7 @@ def register(app: typer.Typer) -> None:
         for entry in entries:
             server = base_url or os.environ.get("INBETWEEN_BASE_URL") or entry.base_url
             # (read here, not from ClientSettings: its default must not hide the entry's)
-            with Client(server, api_key, wait_timeout=timeout) as client:
+            with _client(server, api_key, timeout) as client:
                 try:
                     with _errors(as_json):
                         if entry.id is None:
