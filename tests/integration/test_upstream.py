@@ -351,3 +351,27 @@ def test_a_configured_server_runs_local_only_when_the_chain_says_so(
     assert fell["status"] == "completed" and fell["meta"]["provider"] == "local"
     assert [a["provider"] for a in fell["meta"]["attempts"]] == ["google", "local"]
     assert "upstream_fallback" in {w["code"] for w in fell["meta"]["warnings"]}
+
+
+@pytest.mark.parametrize("served, words", [
+    (b"<html>not a video</html>", "does not decode"),
+    ("short", "lasts"),
+])
+def test_a_video_that_cannot_be_kept_is_an_upstream_error(
+    make_api: Callable[..., Api], photos: dict[str, np.ndarray], tmp_path: Path,
+    served: bytes | str, words: str,
+) -> None:
+    if served == "short":  # a real H.264 MP4 of the right size, 1 s instead of 4
+        from inbetween.media.video import encode_mp4
+
+        path = tmp_path / "short.mp4"
+        encode_mp4(path, [np.zeros((720, 1280, 3), np.uint8)] * 24, width=1280, height=720,
+                   fps=24, frame_count=24)
+        served = path.read_bytes()
+    assert isinstance(served, bytes)
+    with upstreams(served) as servers:
+        api = make_api(concurrency=1, **servers.settings("google"))
+        done = _finish(api, _body(photos))
+    assert done["status"] == "error" and done["error"]["name"] == "UpstreamError"
+    assert "could not be kept" in done["error"]["message"] and words in done["error"]["message"]
+    assert not list(api.settings.files_dir.iterdir())  # nothing half-stored
