@@ -222,8 +222,9 @@ class Worker:
         last_bytes = self._input_bytes(last_input, "last_image_url")
         return self.upstream.run(
             job, chosen, lease, first_bytes, last_bytes, tmp,
-            local=lambda notes: self._local(job, tmp, lease, chosen.engine,
-                                            chosen.warnings + notes, first_input, last_input))
+            local=lambda notes: self._local(  # the bytes already fetched, not fetched again
+                job, tmp, lease, chosen.engine, chosen.warnings + notes,
+                ImageInput(data=first_bytes), ImageInput(data=last_bytes)))
 
     def _local(self, job: Generation, tmp: Path, lease: _Lease, engine_name: str,
                notes: tuple[JobWarning, ...], first_input: ImageInput,

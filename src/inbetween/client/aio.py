@@ -42,6 +42,7 @@ from inbetween.client.errors import (
 )
 from inbetween.client.models import Generation, Page, Progress
 from inbetween.client.settings import DEFAULT_BASE_URL, ClientSettings
+from inbetween.media.sniff import image_mime
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MODEL", "AsyncClient", "ImageLike", "InputError",
            "ProgressCallback", "image_bytes"]
@@ -374,11 +375,12 @@ class AsyncClient:
                 ("http://", "https://", "data:")):
             return value
         data = image_bytes(value)
+        mime = _mime(data)
         if "uploads" not in features:
-            return f"data:{_mime(data)};base64,{base64.b64encode(data).decode()}"
+            return f"data:{mime};base64,{base64.b64encode(data).decode()}"
         digest = hashlib.sha256(data).hexdigest()
         if digest not in self._uploaded:  # uploaded once; retries reuse the URL
-            files = {"file": (f"image.{_mime(data).split('/')[1]}", data, _mime(data))}
+            files = {"file": (f"image.{mime.split('/')[1]}", data, mime)}
             response = await self._call("POST", "/v2/uploads", files=files)
             self._uploaded[digest] = str(self._json(response)["url"])
         return self._uploaded[digest]
@@ -423,11 +425,7 @@ def _png(image: Any) -> bytes:
 
 
 def _mime(data: bytes) -> str:
-    if data.startswith(b"\xff\xd8"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return "image/png"
+    return image_mime(data) or "image/png"  # the server names what it cannot read
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -12,6 +12,7 @@ import httpx
 
 from inbetween.errors import ContentFiltered, UpstreamEmptyResult, UpstreamError, UpstreamFailure
 from inbetween.jobs.models import GenerationRequest, JobWarning
+from inbetween.media.sniff import image_mime
 from inbetween.settings import Settings
 from inbetween.upstream.http import Caller, host_of
 
@@ -53,13 +54,10 @@ class Provider(Protocol):
 
 
 def mime_of(data: bytes) -> str:
-    if data.startswith(b"\xff\xd8"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG"):
-        return "image/png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    raise UpstreamError("an input image is neither JPEG, PNG nor WebP")
+    mime = image_mime(data)
+    if mime is None:
+        raise UpstreamError("an input image is neither JPEG, PNG nor WebP")
+    return mime
 
 
 def _png(data: bytes) -> bytes:
