@@ -120,7 +120,3 @@ class StreamSlots:
                 self._open[key_id] = left
             else:
                 self._open.pop(key_id, None)
-
-    def open_streams(self, key_id: str) -> int:
-        with self._lock:
-            return self._open.get(key_id, 0)

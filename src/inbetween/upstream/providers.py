@@ -16,9 +16,7 @@ from inbetween.media.sniff import image_mime
 from inbetween.settings import Settings
 from inbetween.upstream.http import Caller, host_of
 
-__all__ = ["PROVIDER_NAMES", "Poll", "Provider", "build_providers", "mime_of"]
-
-PROVIDER_NAMES = ("google", "fal", "aimlapi")
+__all__ = ["Poll", "Provider", "build_providers", "mime_of"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,6 @@ class Poll:
 class Provider(Protocol):
     name: str
     honours_seed: bool
-    caller: Caller
 
     def model(self, fast: bool) -> str: ...
 
