@@ -94,6 +94,7 @@ def run_local(job: LocalJob, settings: Settings,
     try:
         rendered = render_to_file(engine, engine_request, first, last, partial,
                               crf=settings.video_crf, preset=settings.video_preset,
+                              x264_params=settings.video_x264_params,
                               report=lambda stage, pct: report(stage.value, pct))
         os.replace(partial, job.output)
     finally:

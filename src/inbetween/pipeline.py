@@ -49,6 +49,7 @@ def render_to_file(
     *,
     crf: int,
     preset: str,
+    x264_params: str,
     report: Report,
     tap: PreviewTap | None = None,
 ) -> Rendered:
@@ -69,6 +70,7 @@ def render_to_file(
     encode_mp4(
         path, prefetch(frames), width=request.width, height=request.height,
         fps=request.fps, frame_count=clip.frame_count, audio=clip.sound, crf=crf, preset=preset,
+        x264_params=x264_params,
         on_frame=lambda i: report(Stage.RENDERING,
                                   end + ((95 - end) * (i + 1)) // clip.frame_count),
     )

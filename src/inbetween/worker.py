@@ -247,7 +247,8 @@ class Worker:
         tap = PreviewTap(req.frame_count, FPS)
         rendered = render_to_file(
             engine, engine_request, first, last, tmp,
-            crf=self.settings.video_crf, preset=self.settings.video_preset, report=lease.update,
+            crf=self.settings.video_crf, preset=self.settings.video_preset,
+            x264_params=self.settings.video_x264_params, report=lease.update,
             tap=tap,
         )
         warnings = notes + rendered.warnings

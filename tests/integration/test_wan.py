@@ -16,6 +16,7 @@ import pytest
 from inbetween.engines.base import EngineRequest
 from inbetween.errors import ModelUnavailable, OutOfMemory
 from inbetween.media.images import fit_to_canvas
+from inbetween.media.yuv import rgb_to_i420
 from inbetween.settings import Settings
 from tests.conftest import data_url, psnr
 from tests.helpers import decode_mp4
@@ -101,8 +102,10 @@ def test_the_model_sees_both_frames_and_the_output_keeps_the_contract(
     assert condition[0, :, 1:-1].abs().max() == 0
     frames = list(clip.frames)
     assert clip.frame_count == len(frames) == 96
-    assert all(f.shape == (72, 128, 3) and f.dtype == np.uint8 for f in frames)
-    assert np.array_equal(frames[0], first) and np.array_equal(frames[-1], last)
+    # I420, the encoder's layout; the ends are the fitted inputs exactly
+    assert all(f.shape == (108, 128) and f.dtype == np.uint8 for f in frames)
+    assert np.array_equal(frames[0], rgb_to_i420(first))
+    assert np.array_equal(frames[-1], rgb_to_i420(last))
     meta = clip.meta
     assert meta["model_frames"] == 9 and meta["model_size"] == [w, h]
     assert isinstance(meta["drift_first"], float) and meta["drift_first"] >= 0

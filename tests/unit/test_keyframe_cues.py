@@ -10,6 +10,7 @@ from inbetween.engines.base import EngineRequest
 from inbetween.engines.keyframe import KeyframeEngine
 from inbetween.engines.keyframe.camera import Camera, estimate_camera
 from inbetween.engines.keyframe.cues import CAMERA_CUES, PACE_CUES, parse_cues
+from inbetween.media.yuv import rgb_to_i420, to_rgb
 
 W, H, N = 640, 360, 25  # 25 frames: frame 6 is t = 0.25, frame 12 is t = 0.5
 PAN = 48.0  # px: the scene slides left by this much from the first to the last keyframe
@@ -26,11 +27,11 @@ def pair(photos: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def _frames(pair: tuple[np.ndarray, np.ndarray], prompt: str) -> list[np.ndarray]:
     request = EngineRequest(prompt=prompt, width=W, height=H, fps=24, frame_count=N, seed=1,
                             generate_audio=False)
-    return list(KeyframeEngine().render(request, *pair).frames)
+    return list(KeyframeEngine().render(request, *pair).frames)  # I420: the encoder's layout
 
 
 def _motion(a: np.ndarray, b: np.ndarray) -> Camera:
-    grey = [cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (a, b)]
+    grey = [cv2.cvtColor(to_rgb(x), cv2.COLOR_RGB2GRAY) for x in (a, b)]
     camera = estimate_camera(*grey)
     assert camera.found, "the test frames should match"
     return camera
@@ -76,7 +77,8 @@ def test_each_camera_cue_moves_the_middle_frame(
     cued = _frames(pair, f"a person in a spacesuit, the camera {phrase}")
     assert CAMERA_EFFECTS[phrase](_motion(plain[12], cued[12]))
     # the keyframes themselves do not move
-    assert np.array_equal(cued[0], pair[0]) and np.array_equal(cued[-1], pair[1])
+    assert np.array_equal(cued[0], rgb_to_i420(pair[0]))
+    assert np.array_equal(cued[-1], rgb_to_i420(pair[1]))
 
 
 # expected share of the motion done at t = 0.25 (default: eased, 0.156)
@@ -89,7 +91,7 @@ def test_each_pace_cue_changes_the_timing(pair: tuple[np.ndarray, np.ndarray],
                                           phrase: str) -> None:
     frames = _frames(pair, f"a person in a spacesuit {phrase}")
     if PACE_PROGRESS[phrase] == 0:
-        assert np.array_equal(frames[6], pair[0])  # still holding on the first keyframe
+        assert np.array_equal(frames[6], rgb_to_i420(pair[0]))  # still on the first keyframe
         return
     slid = -_motion(pair[0], frames[6]).b.real  # px the scene has slid left at t = 0.25
     progress = slid / PAN

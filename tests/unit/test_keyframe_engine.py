@@ -10,6 +10,7 @@ from inbetween.engines.base import EngineRequest
 from inbetween.engines.keyframe import KeyframeEngine
 from inbetween.engines.keyframe.flow import estimate_motion, synthesise
 from inbetween.media.images import fit_to_canvas
+from inbetween.media.yuv import to_rgb
 from tests.conftest import psnr
 
 
@@ -50,7 +51,7 @@ def test_motion_is_followed_not_dissolved(photos: dict[str, np.ndarray]) -> None
     base = fit_to_canvas(photos["astronaut"], 720, 360)
     first, last = base[:, 24:664], base[:, :640]  # content moves 24 px to the right
     truth = base[:, 12:652]
-    mid = synthesise(first, last, estimate_motion(first, last), 0.5)
+    mid = to_rgb(synthesise(estimate_motion(first, last), 0.5))
     dissolve = ((first.astype(np.uint16) + last) // 2).astype(np.uint8)
     inner = (slice(20, -20), slice(40, -40))  # away from borders that are revealed
     assert psnr(mid[inner], truth[inner]) > psnr(dissolve[inner], truth[inner]) + 6
@@ -70,7 +71,7 @@ def test_check_inputs_explains_what_is_wrong(photos: dict[str, np.ndarray]) -> N
 def _render(first: np.ndarray, last: np.ndarray, **overrides: object) -> tuple[
         list[np.ndarray], dict[str, object]]:
     clip = KeyframeEngine().render(_request(**overrides), first, last)
-    return list(clip.frames), clip.meta
+    return [to_rgb(f) for f in clip.frames], clip.meta
 
 
 def _camera_pair(

@@ -47,6 +47,15 @@ def test_every_setting_is_documented_with_its_default() -> None:
             assert f"`{shown}`" in table[env], (env, table[env])
 
 
+def test_encoder_defaults_are_the_settings_defaults() -> None:
+    """The server, the CLI and direct callers of encode_mp4 encode alike by default."""
+    from inbetween.media import video
+
+    defaults = Settings.model_fields
+    assert defaults["video_preset"].default == video.PRESET
+    assert defaults["video_x264_params"].default == video.X264_PARAMS
+
+
 def test_public_api_is_pinned() -> None:
     assert inbetween.__all__ == ["AsyncClient", "Client", "__version__"]
     assert inbetween.Client is inbetween.client.Client

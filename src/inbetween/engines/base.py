@@ -36,7 +36,8 @@ class EngineRequest:
 class Clip:
     """A video to be encoded: frames are produced lazily, one at a time.
 
-    ``frames`` yields exactly ``frame_count`` RGB uint8 arrays of (height, width, 3);
+    ``frames`` yields exactly ``frame_count`` uint8 frames, each RGB (height, width, 3) or
+    I420 (height·3/2, width) — the encoder's own layout, see ``media.yuv``;
     ``sound`` is the sound track being made (48 kHz planar float32 stereo covering the clip,
     with its warnings and details), or None for no track.
     """

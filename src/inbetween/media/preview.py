@@ -18,6 +18,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from inbetween.media.yuv import i420_to_rgb
+
 __all__ = ["PREVIEW_LONG_SIDE", "PREVIEW_MAX_BYTES", "PreviewTap", "previews_from_video"]
 
 PREVIEW_LONG_SIDE = 480
@@ -29,17 +31,21 @@ _QUALITIES = (70, 50, 30)
 
 
 def _fit(frame: np.ndarray, long_side: int) -> np.ndarray:
-    h, w = frame.shape[:2]
-    scale = long_side / max(h, w)
+    """An RGB copy of an RGB or I420 frame, at most ``long_side`` px on its long side."""
+    h, w = frame.shape[:2] if frame.ndim == 3 else (frame.shape[0] * 2 // 3, frame.shape[1])
+    scale = min(1.0, long_side / max(h, w))
+    size = (max(2, round(w * scale)), max(2, round(h * scale)))
+    if frame.ndim == 2:  # I420: shrunk plane by plane, then converted
+        return i420_to_rgb(frame, size)
     if scale >= 1:
         return frame
-    size = (max(2, round(w * scale)), max(2, round(h * scale)))
     small: np.ndarray = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
     return small
 
 
 class PreviewTap:
-    """Passes a clip's RGB frames through, keeping small copies for the previews."""
+    """Passes a clip's frames (RGB or I420) through, keeping small RGB copies for the
+    previews."""
 
     def __init__(self, frame_count: int, fps: int) -> None:
         self.step = max(1, round(fps / PREVIEW_FPS))

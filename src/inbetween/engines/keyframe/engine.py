@@ -45,23 +45,25 @@ class KeyframeEngine:
         # 1. check inputs
         self.check_inputs(request, first, last)
         report = on_progress or (lambda _fraction: None)
-        # 2. fit both keyframes to the canvas (cover-crop, no stretching)
+        # 2. the sound track (dialogue, sounds, ambience, mastered) is made in the background
+        # from now on: while the keyframes are analysed (not all of which uses both cores)
+        # and the frames render
+        sound = None
+        if request.generate_audio:
+            sound = start_soundtrack(request.prompt, request.frame_count / request.fps,
+                                     request.seed)
+        # 3. fit both keyframes to the canvas (cover-crop, no stretching)
         a = fit_to_canvas(first, request.width, request.height)
         b = fit_to_canvas(last, request.width, request.height)
         report(0.2)
-        # 3. estimate the camera and the residual flow both ways, and how well they match
+        # 4. estimate the camera and the residual flow both ways, and how well they match
         motion = estimate_motion(a, b)
         confidence = round(motion.consistency, 3)
         morph = confidence >= MATCH_THRESHOLD
-        frame_at: KeyframePair = Synthesiser(a, b, motion) if morph else PushPullDissolve(a, b)
+        frame_at: KeyframePair = Synthesiser(motion) if morph else PushPullDissolve(a, b)
         report(0.8)
-        # 4. the shot the prompt asks for: camera and pace cues
+        # 5. the shot the prompt asks for: camera and pace cues
         shot = parse_cues(request.prompt)
-        # 5. the sound track: dialogue, sounds, ambience, mastered
-        sound = None
-        if request.generate_audio:  # made in the background while the frames render
-            sound = start_soundtrack(request.prompt, request.frame_count / request.fps,
-                                     request.seed)
         report(1.0)
         warnings: tuple[JobWarning, ...] = ()
         if request.negative_prompt:

@@ -10,6 +10,10 @@ occlusion-aware synthesis of the frames between them.
 4. Frame t: the camera moves along its screw path (``Camera.at``), the residual motion
    follows the quadratic flow approximation of Jiang et al. (Super SloMo), both keyframes are
    warped to t and blended with weights (1−t)·visibility and t·visibility.
+
+Frames are made in I420 (``media.yuv``), the encoder's layout: luma at full size, chroma and
+visibility at half size, sampled with the map that is computed at half size anyway. That
+blends half the samples of RGB and leaves the encoder no colour conversion to do.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 
 from inbetween.engines.keyframe.camera import Camera, estimate_camera
 from inbetween.engines.keyframe.pair import KeyframePair
+from inbetween.media.yuv import planes, rgb_to_i420
 
 __all__ = ["Motion", "Synthesiser", "estimate_motion", "synthesise"]
 
@@ -33,9 +38,10 @@ class Motion:
     """Everything about the pair that all frames share, computed once.
 
     ``camera`` is in working-scale coordinates (the residual flows ``forward``/``backward``
-    are too, in the first camera's view); ``rgba0``/``rgba1`` are the keyframes at full size
-    whose alpha is their visibility (each in its own coordinates); ``consistency`` is the
-    mean visibility, the pair's match confidence.
+    are too, in the first camera's view); ``keyframes`` are the two keyframes in I420,
+    ``luma`` their Y planes, ``chroma`` their half-size (Cb, Cr, visibility, 0) images (each
+    in its own coordinates); ``consistency`` is the mean visibility, the pair's match
+    confidence.
 
     For synthesis, the residual motion is kept on a grid of the first camera's view at half
     the working scale, padded by a quarter on every side (so views that reveal more than the
@@ -53,8 +59,10 @@ class Motion:
         # visibility of the last keyframe's own pixels: undo the stabilisation
         visible1_own = cv2.warpAffine(visible1, camera.matrix(), (small_w, small_h),
                                       flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        self.rgba0 = _with_alpha(first, visible0)
-        self.rgba1 = _with_alpha(last, visible1_own)
+        self.keyframes = (rgb_to_i420(first), rgb_to_i420(last))
+        self.luma = tuple(planes(k)[0] for k in self.keyframes)
+        self.chroma = tuple(_with_alpha(k, v)
+                            for k, v in zip(self.keyframes, (visible0, visible1_own), strict=True))
         # working scale → full size, pixel centres aligned: x_full = (x_small + 0.5)·s − 0.5
         sx, sy = width / small_w, height / small_h
         self.to_full = _centres(sx, sy)
@@ -111,15 +119,17 @@ def _centres(sx: float, sy: float) -> np.ndarray:
     return np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]])
 
 
-def _with_alpha(rgb: np.ndarray, visible: np.ndarray) -> np.ndarray:
-    height, width = rgb.shape[:2]
+def _with_alpha(i420: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """(Cb, Cr, visibility, 0) at chroma size: four channels remap fastest."""
+    _, u, v = planes(i420)
+    height, width = u.shape
     alpha = cv2.resize(visible, (width, height), interpolation=cv2.INTER_LINEAR)
     alpha8 = np.clip(alpha * 255.0 + 0.5, 1, 255).astype(np.uint8)
     # The outermost pixels get the lowest weight of all: remapping with BORDER_REPLICATE then
     # extends the colour beyond the frame but marks it as no data, so the other view wins.
     alpha8[0, :] = alpha8[-1, :] = alpha8[:, 0] = alpha8[:, -1] = _OUTSIDE_ALPHA
-    rgba: np.ndarray = np.dstack([rgb, alpha8])
-    return rgba
+    chroma: np.ndarray = cv2.merge([u, v, alpha8, np.zeros_like(alpha8)])
+    return chroma
 
 
 def estimate_motion(first: np.ndarray, last: np.ndarray, *, use_camera: bool = True) -> Motion:
@@ -179,58 +189,62 @@ def _visibility(there: np.ndarray, back: np.ndarray,
     return result
 
 
-def synthesise(first: np.ndarray, last: np.ndarray, motion: Motion, t: float) -> np.ndarray:
-    """The frame at motion progress ``t`` in [0, 1]; 0 and 1 are the keyframes, exactly."""
-    return Synthesiser(first, last, motion)(t)
+def synthesise(motion: Motion, t: float) -> np.ndarray:
+    """The I420 frame at motion progress ``t`` in [0, 1]; 0 and 1 are the keyframes, exactly."""
+    return Synthesiser(motion)(t)
+
+
+# full-size pixel coordinates → chroma-plane coordinates (chroma sited at 2×2 block centres)
+_TO_CHROMA = np.array([[0.5, 0, -0.25], [0, 0.5, -0.25]], np.float32)
 
 
 class Synthesiser(KeyframePair):
-    """Frames of one pair at any ``t``, reusing work buffers between frames.
+    """I420 frames of one pair at any ``t``, reusing work buffers between frames.
 
-    Per frame, on a grid of every ``MAP_STEP``-th output pixel: where each output pixel
-    sits in the padded working grid (the camera path), the residual motion there (two sums of
-    flows and a remap); then at full size: the two maps scaled up, two remaps of the RGBA
-    keyframes (colour and visibility at once), one visibility-weighted blend.
+    Per frame, on a grid of every second output pixel — which is exactly the grid of chroma
+    samples: where each output pixel sits in the padded working grid (the camera path), the
+    residual motion there (two sums of flows and a remap). For each keyframe, that half-size
+    map samples its chroma and visibility (one four-channel remap); scaled up to full size it
+    samples its luma. The weights (1−t)·visibility and t·visibility blend chroma at half size
+    and, scaled up, luma at full size.
     Not thread-safe: one instance per producing thread. Each call returns a new array.
     """
 
-    MAP_STEP = 2
-
-    def __init__(self, first: np.ndarray, last: np.ndarray, motion: Motion) -> None:
-        super().__init__(first, last)
+    def __init__(self, motion: Motion) -> None:
+        super().__init__(*motion.keyframes)
         self.motion = motion
         width, height = motion.size
-        self._out_grid = motion.map_grid(self.MAP_STEP)
-        grid_shape, out_shape = motion.base0.shape, self._out_grid.shape
-        self._small0 = np.empty(grid_shape, np.float32)
-        self._small1 = np.empty(grid_shape, np.float32)
-        self._where = np.empty(out_shape, np.float32)
-        self._coarse0 = np.empty(out_shape, np.float32)
-        self._coarse1 = np.empty(out_shape, np.float32)
-        self._map0 = np.empty((height, width, 2), np.float32)
-        self._map1 = np.empty((height, width, 2), np.float32)
-        self._warp0 = np.empty((height, width, 4), np.uint8)
-        self._warp1 = np.empty((height, width, 4), np.uint8)
-        self._rgb0 = np.empty((height, width, 3), np.uint8)
-        self._rgb1 = np.empty((height, width, 3), np.uint8)
-        self._weight0 = np.empty((height, width), np.float32)
-        self._weight1 = np.empty((height, width), np.float32)
+        half = (height // 2, width // 2)
+        self._out_grid = motion.map_grid(2)
+        if self._out_grid.shape[:2] != half:
+            raise ValueError(f"width and height must be even, got {width}×{height}")
+        grid_shape = motion.base0.shape
+        self._small = [np.empty(grid_shape, np.float32) for _ in range(2)]
+        self._where = np.empty((*half, 2), np.float32)
+        self._coarse = [np.empty((*half, 2), np.float32) for _ in range(2)]
+        self._chroma_map = [np.empty((*half, 2), np.float32) for _ in range(2)]
+        self._full_map = [np.empty((height, width, 2), np.float32) for _ in range(2)]
+        self._luma = [np.empty((height, width), np.uint8) for _ in range(2)]
+        self._chroma = [np.empty((*half, 4), np.uint8) for _ in range(2)]
+        self._weight = [np.empty(half, np.float32) for _ in range(2)]
+        self._full_weight = [np.empty((height, width), np.float32) for _ in range(2)]
+        self._blended = np.empty((*half, 4), np.uint8)
 
     def between(self, t: float, bump: np.ndarray | None) -> np.ndarray:
         m = self.motion
         # Super SloMo: F(t→0) = −(1−t)t·F01 + t²·F10, F(t→1) = (1−t)²·F01 − t(1−t)·F10
-        self._combine(self._small0, m.base0, m.flow0, -(1 - t) * t, t * t)
-        self._combine(self._small1, m.base1, m.flow1, (1 - t) ** 2, -t * (1 - t))
+        self._combine(self._small[0], m.base0, m.flow0, -(1 - t) * t, t * t)
+        self._combine(self._small[1], m.base1, m.flow1, (1 - t) ** 2, -t * (1 - t))
         cv2.transform(self._out_grid, m.view_to_grid(t, bump), dst=self._where)
-        self._warp(m.rgba0, self._small0, self._coarse0, self._map0, self._warp0,
-                   self._weight0, 1 - t)
-        self._warp(m.rgba1, self._small1, self._coarse1, self._map1, self._warp1,
-                   self._weight1, t)
-        # blending three channels costs a third less than four; the alphas are weights now
-        cv2.cvtColor(self._warp0, cv2.COLOR_RGBA2RGB, dst=self._rgb0)
-        cv2.cvtColor(self._warp1, cv2.COLOR_RGBA2RGB, dst=self._rgb1)
-        frame: np.ndarray = cv2.blendLinear(self._rgb0, self._rgb1, self._weight0,
-                                            self._weight1)
+        for k, time_weight in ((0, 1 - t), (1, t)):
+            self._warp(k, time_weight)
+        frame = np.empty((m.size[1] * 3 // 2, m.size[0]), np.uint8)
+        y, u, v = planes(frame)
+        cv2.blendLinear(self._luma[0], self._luma[1], self._full_weight[0],
+                        self._full_weight[1], dst=y)
+        cv2.blendLinear(self._chroma[0], self._chroma[1], self._weight[0], self._weight[1],
+                        dst=self._blended)
+        cv2.mixChannels([self._blended], [u, v], [0, 0, 1, 1])
         return frame
 
     @staticmethod
@@ -240,13 +254,20 @@ class Synthesiser(KeyframePair):
         cv2.scaleAdd(flows[0], w01, base, dst=out)
         cv2.scaleAdd(flows[1], w10, out, dst=out)
 
-    def _warp(self, rgba: np.ndarray, small_map: np.ndarray, coarse: np.ndarray,
-              full_map: np.ndarray, out: np.ndarray, weight: np.ndarray,
-              time_weight: float) -> None:
-        cv2.remap(small_map, self._where, None, cv2.INTER_LINEAR, dst=coarse,
+    def _warp(self, k: int, time_weight: float) -> None:
+        """Keyframe ``k`` warped to the frame: luma, chroma, and their blending weights."""
+        m, size = self.motion, self.motion.size
+        coarse, full_map = self._coarse[k], self._full_map[k]
+        # full-size source coordinates of every chroma sample
+        cv2.remap(self._small[k], self._where, None, cv2.INTER_LINEAR, dst=coarse,
                   borderMode=cv2.BORDER_REPLICATE)
-        cv2.resize(coarse, self.motion.size, dst=full_map, interpolation=cv2.INTER_LINEAR)
-        cv2.remap(rgba, full_map, None, cv2.INTER_LINEAR, dst=out,
+        cv2.transform(coarse, _TO_CHROMA, dst=self._chroma_map[k])
+        cv2.remap(m.chroma[k], self._chroma_map[k], None, cv2.INTER_LINEAR, dst=self._chroma[k],
                   borderMode=cv2.BORDER_REPLICATE)
-        cv2.multiply(cv2.extractChannel(out, 3), time_weight / 255.0, dst=weight,
-                     dtype=cv2.CV_32F)
+        cv2.resize(coarse, size, dst=full_map, interpolation=cv2.INTER_LINEAR)
+        cv2.remap(m.luma[k], full_map, None, cv2.INTER_LINEAR, dst=self._luma[k],
+                  borderMode=cv2.BORDER_REPLICATE)
+        cv2.multiply(cv2.extractChannel(self._chroma[k], 2), time_weight / 255.0,
+                     dst=self._weight[k], dtype=cv2.CV_32F)
+        cv2.resize(self._weight[k], size, dst=self._full_weight[k],
+                   interpolation=cv2.INTER_LINEAR)

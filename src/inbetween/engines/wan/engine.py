@@ -25,6 +25,7 @@ from inbetween.errors import OutOfMemory
 from inbetween.jobs.models import JobWarning, Stage
 from inbetween.media.audio import start_soundtrack
 from inbetween.media.images import fit_to_canvas
+from inbetween.media.yuv import rgb_to_i420
 from inbetween.settings import Settings
 
 __all__ = ["MODEL_FPS", "WanEngine", "model_frames", "model_size"]
@@ -157,6 +158,7 @@ def _retimed(generated: list[np.ndarray], a: np.ndarray, b: np.ndarray,
     fitted inputs (exactly at the first and last frame, blended over ``PINNED_FRAMES``)."""
     size = (request.width, request.height)
     count, last_index = request.frame_count, len(generated) - 1
+    a, b = rgb_to_i420(a), rgb_to_i420(b)  # the synthesised frames are I420 too
     pair: tuple[int, Synthesiser] | None = None
     for i in range(count):
         position = i / (count - 1) * last_index
@@ -164,7 +166,7 @@ def _retimed(generated: list[np.ndarray], a: np.ndarray, b: np.ndarray,
         if pair is None or pair[0] != k:
             left = cv2.resize(generated[k], size, interpolation=cv2.INTER_CUBIC)
             right = cv2.resize(generated[k + 1], size, interpolation=cv2.INTER_CUBIC)
-            pair = (k, Synthesiser(left, right, estimate_motion(left, right, use_camera=False)))
+            pair = (k, Synthesiser(estimate_motion(left, right, use_camera=False)))
         frame = pair[1](position - k)
         yield _pin(frame, i, count, a, b)
 
