@@ -33,6 +33,18 @@ def test_invalid_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
 
 
+@pytest.mark.parametrize(("name", "value"), [("VIDEO_PRESET", "turbo"),
+                                           ("VIDEO_X264_PARAMS", "mbtree 1"),
+                                           ("VIDEO_X264_PARAMS", "crf=18:;rm")])
+def test_bad_encoder_settings_are_refused_at_start(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                   value: str) -> None:
+    monkeypatch.setenv(f"INBETWEEN_{name}", value)
+    with pytest.raises(ValueError, match=name.lower()):
+        Settings()
+    monkeypatch.setenv(f"INBETWEEN_{name}", "veryfast" if name == "VIDEO_PRESET" else "")
+    Settings()  # a valid value (or no extra options at all) is taken
+
+
 def test_every_setting_is_documented_with_its_default() -> None:
     table = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(INBETWEEN_\w+)` \| ([^|]+) \|",
                                                           DOCS.read_text(), re.M)}

@@ -4,8 +4,8 @@ Output: H.264 High, yuv420p, BT.709 (tagged), constant frame rate, ``+faststart`
 48 kHz stereo track interleaved with the video when audio is given.
 
 Encoder defaults: x264 ``superfast`` with mb-tree turned back on (``X264_PARAMS``): on the
-keyframe engine's clips it takes ~40 % less time than ``veryfast`` for files of the same
-size within ±10 % and ~0.3 dB lower PSNR at CRF 18 (``benchmarks/bench_x264_presets.py``).
+keyframe engine's clips it takes ~45 % less time than ``veryfast`` for files of the same
+size within −10…+8 % and ~0.3 dB lower PSNR at CRF 18 (``benchmarks/bench_x264_presets.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ __all__ = ["PRESET", "X264_PARAMS", "encode_mp4", "prefetch"]
 
 PRESET = "superfast"
 X264_PARAMS = "mbtree=1:rc-lookahead=10"
-"""superfast leaves mb-tree out; with it (and its lookahead), files are ~2.5× smaller."""
+"""superfast leaves mb-tree out; with it (and its lookahead), files are 2.5–4× smaller."""
 
 T = TypeVar("T")
 _DONE = object()
