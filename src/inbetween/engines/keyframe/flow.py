@@ -47,7 +47,7 @@ class Motion:
     the working scale, padded by a quarter on every side (so views that reveal more than the
     first keyframe still map), with values already in full-size pixel coordinates of each
     keyframe: ``base0``/``base1`` are where a grid point sits in the first/last keyframe, and
-    ``flow0``/``flow1`` the residual flows as seen from each keyframe.
+    ``flow0``/``flow1`` the residual flows (F01, F10) as seen from each keyframe.
     """
 
     def __init__(self, first: np.ndarray, last: np.ndarray, camera: Camera, forward: np.ndarray,
@@ -88,16 +88,6 @@ class Motion:
         self.base1 = cv2.transform(grid, (self.to_full @ camera3 @ from_grid)[:2])
         self.flow0 = [cv2.transform(f, np.diag([sx, sy, 1.0])[:2]) for f in pad_flow]
         self.flow1 = [cv2.transform(f, linear[:2]) for f in pad_flow]
-
-    def map_grid(self, step: int) -> np.ndarray:
-        """Full-size coordinates of every ``step``-th output pixel centre, as resize samples."""
-        width, height = self.size
-        cols, rows = -(-width // step), -(-height // step)
-        kx, ky = width / cols, height / rows
-        xs, ys = np.meshgrid((np.arange(cols, dtype=np.float32) + 0.5) * kx - 0.5,
-                             (np.arange(rows, dtype=np.float32) + 0.5) * ky - 0.5)
-        grid: np.ndarray = np.dstack([xs, ys])
-        return grid
 
     def view_to_grid(self, t: float, bump: np.ndarray | None = None) -> np.ndarray:
         """2×3 map: a full-size pixel of the frame at ``t`` → its padded-grid position.
@@ -194,19 +184,23 @@ def synthesise(motion: Motion, t: float) -> np.ndarray:
     return Synthesiser(motion)(t)
 
 
-# full-size pixel coordinates → chroma-plane coordinates (chroma sited at 2×2 block centres)
+# full-size pixel coordinates → chroma-plane coordinates (chroma sited at 2×2 block centres),
+# and back: chroma sample (j, i) sits at full-size (2j + 0.5, 2i + 0.5)
 _TO_CHROMA = np.array([[0.5, 0, -0.25], [0, 0.5, -0.25]], np.float32)
+_CHROMA_SITES = np.array([[2, 0, 0.5], [0, 2, 0.5], [0, 0, 1]])
 
 
 class Synthesiser(KeyframePair):
     """I420 frames of one pair at any ``t``, reusing work buffers between frames.
 
     Per frame, on a grid of every second output pixel — which is exactly the grid of chroma
-    samples: where each output pixel sits in the padded working grid (the camera path), the
-    residual motion there (two sums of flows and a remap). For each keyframe, that half-size
-    map samples its chroma and visibility (one four-channel remap); scaled up to full size it
-    samples its luma. The weights (1−t)·visibility and t·visibility blend chroma at half size
-    and, scaled up, luma at full size.
+    samples: the residual motion of each keyframe on the padded working grid (two sums of
+    flows), both sampled along the camera path at once (one four-channel affine warp: four
+    float channels warp in half the time of two) — the full-size source coordinates of each
+    chroma sample in each keyframe. For each keyframe,
+    that half-size map samples its chroma and visibility (one four-channel remap); scaled up
+    to full size it samples its luma. The weights (1−t)·visibility and t·visibility blend
+    chroma at half size and, scaled up, luma at full size.
     Not thread-safe: one instance per producing thread. Each call returns a new array.
     """
 
@@ -214,13 +208,12 @@ class Synthesiser(KeyframePair):
         super().__init__(*motion.keyframes)
         self.motion = motion
         width, height = motion.size
-        half = (height // 2, width // 2)
-        self._out_grid = motion.map_grid(2)
-        if self._out_grid.shape[:2] != half:
+        if width % 2 or height % 2:
             raise ValueError(f"width and height must be even, got {width}×{height}")
-        grid_shape = motion.base0.shape
-        self._small = [np.empty(grid_shape, np.float32) for _ in range(2)]
-        self._where = np.empty((*half, 2), np.float32)
+        half = (height // 2, width // 2)
+        self._small = [np.empty(motion.base0.shape, np.float32) for _ in range(2)]
+        self._small_both = np.empty((*motion.base0.shape[:2], 4), np.float32)
+        self._both = np.empty((*half, 4), np.float32)
         self._coarse = [np.empty((*half, 2), np.float32) for _ in range(2)]
         self._chroma_map = [np.empty((*half, 2), np.float32) for _ in range(2)]
         self._full_map = [np.empty((height, width, 2), np.float32) for _ in range(2)]
@@ -232,13 +225,20 @@ class Synthesiser(KeyframePair):
 
     def between(self, t: float, bump: np.ndarray | None) -> np.ndarray:
         m = self.motion
+        width, height = m.size
         # Super SloMo: F(t→0) = −(1−t)t·F01 + t²·F10, F(t→1) = (1−t)²·F01 − t(1−t)·F10
         self._combine(self._small[0], m.base0, m.flow0, -(1 - t) * t, t * t)
         self._combine(self._small[1], m.base1, m.flow1, (1 - t) ** 2, -t * (1 - t))
-        cv2.transform(self._out_grid, m.view_to_grid(t, bump), dst=self._where)
+        cv2.mixChannels(self._small, [self._small_both], [0, 0, 1, 1, 2, 2, 3, 3])
+        # where each chroma site of the frame sits in both keyframes, in full-size pixels
+        sites = np.vstack([m.view_to_grid(t, bump), [0, 0, 1]]) @ _CHROMA_SITES
+        cv2.warpAffine(self._small_both, sites[:2], (width // 2, height // 2), dst=self._both,
+                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                       borderMode=cv2.BORDER_REPLICATE)
+        cv2.mixChannels([self._both], self._coarse, [0, 0, 1, 1, 2, 2, 3, 3])
         for k, time_weight in ((0, 1 - t), (1, t)):
             self._warp(k, time_weight)
-        frame = np.empty((m.size[1] * 3 // 2, m.size[0]), np.uint8)
+        frame = np.empty((height * 3 // 2, width), np.uint8)
         y, u, v = planes(frame)
         cv2.blendLinear(self._luma[0], self._luma[1], self._full_weight[0],
                         self._full_weight[1], dst=y)
@@ -258,9 +258,6 @@ class Synthesiser(KeyframePair):
         """Keyframe ``k`` warped to the frame: luma, chroma, and their blending weights."""
         m, size = self.motion, self.motion.size
         coarse, full_map = self._coarse[k], self._full_map[k]
-        # full-size source coordinates of every chroma sample
-        cv2.remap(self._small[k], self._where, None, cv2.INTER_LINEAR, dst=coarse,
-                  borderMode=cv2.BORDER_REPLICATE)
         cv2.transform(coarse, _TO_CHROMA, dst=self._chroma_map[k])
         cv2.remap(m.chroma[k], self._chroma_map[k], None, cv2.INTER_LINEAR, dst=self._chroma[k],
                   borderMode=cv2.BORDER_REPLICATE)
