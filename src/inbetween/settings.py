@@ -99,11 +99,11 @@ class Settings(BaseSettings):
     video_crf: int = Field(18, ge=0, le=51, description="x264 constant rate factor (quality).")
     video_preset: str = Field(
         "superfast", description="x264 preset (speed/size trade-off).",
-        pattern="^(ultrafast|superfast|veryfast|faster|fast|medium|slow|slower|veryslow)$")
+        pattern="^(ultrafast|superfast|veryfast|faster|fast|medium|slow|slower|veryslow|placebo)$")
     video_x264_params: str = Field(
         "mbtree=1:rc-lookahead=10",
         description="x264 options on top of the preset (`key=value:…`); empty: the preset's.",
-        pattern=r"^([a-z0-9-]+=[A-Za-z0-9.,+-]+(:[a-z0-9-]+=[A-Za-z0-9.,+-]+)*)?$")
+        pattern=r"^([a-z0-9_-]+=[A-Za-z0-9.,+/_=-]+(:[a-z0-9_-]+=[A-Za-z0-9.,+/_=-]+)*)?$")
     log_level: str = Field("INFO", description="Python logging level name.")
     # -- upstream providers (the real Veo 3.1) ---------------------------------------------
     local_engine: str = Field(

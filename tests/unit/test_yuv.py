@@ -57,12 +57,14 @@ def test_i420_to_rgb_round_trip_and_shrink(photos: dict[str, np.ndarray]) -> Non
     assert psnr(small, cv2.resize(rgb, (160, 90), interpolation=cv2.INTER_AREA)) > 35
 
 
-def test_encoder_takes_i420_and_rgb_frames_alike(tmp_path: Path,
-                                                 photos: dict[str, np.ndarray]) -> None:
-    rgb = np.ascontiguousarray(cv2.resize(photos["chelsea"], (320, 180)))
+@pytest.mark.parametrize(("width", "height"), [(320, 180), (200, 120)])
+def test_encoder_takes_i420_and_rgb_frames_alike(tmp_path: Path, photos: dict[str, np.ndarray],
+                                                 width: int, height: int) -> None:
+    """200 px wide: PyAV pads the chroma rows (100 samples) of its frames, 320 it does not."""
+    rgb = np.ascontiguousarray(cv2.resize(photos["chelsea"], (width, height)))
     frames = [rgb if i % 2 else rgb_to_i420(rgb) for i in range(8)]
     tap = PreviewTap(8, 24)
-    encode_mp4(tmp_path / "x.mp4", tap.wrap(frames), width=320, height=180, fps=24,
+    encode_mp4(tmp_path / "x.mp4", tap.wrap(frames), width=width, height=height, fps=24,
                frame_count=8, crf=12)
     with av.open(str(tmp_path / "x.mp4")) as container:
         decoded = [f.to_ndarray() for f in container.decode(video=0)]
@@ -71,5 +73,5 @@ def test_encoder_takes_i420_and_rgb_frames_alike(tmp_path: Path,
     for frame in decoded:  # the same picture either way, in the same colours
         assert psnr(frame, expected) > 40
     # previews are RGB whichever layout the frames had
-    assert all(p.shape == (180, 320, 3) for p in tap.frames)
+    assert all(p.shape == (height, width, 3) for p in tap.frames)
     assert psnr(tap.frames[0], rgb) > 35
