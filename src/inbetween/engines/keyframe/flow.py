@@ -46,8 +46,12 @@ class Motion:
     For synthesis, the residual motion is kept on a grid of the first camera's view at half
     the working scale, padded by a quarter on every side (so views that reveal more than the
     first keyframe still map), with values already in full-size pixel coordinates of each
-    keyframe: ``base0``/``base1`` are where a grid point sits in the first/last keyframe, and
-    ``flow0``/``flow1`` the residual flows (F01, F10) as seen from each keyframe.
+    keyframe. By Super SloMo's approximation (F(t→0) = −(1−t)t·F01 + t²·F10 and
+    F(t→1) = (1−t)²·F01 − t(1−t)·F10, with each keyframe's base position B₀ or B₁ added),
+    where a grid point sits in either keyframe at time t is a quadratic in t, kept as its
+    coefficients ``path`` = (C₀, C₁, C₂): position(t) = C₀ + t·C₁ + t²·C₂, each four channels —
+    (x, y) in the first keyframe, then in the last (four float channels warp fastest, and
+    one multiply-add per power of t serves both keyframes).
     """
 
     def __init__(self, first: np.ndarray, last: np.ndarray, camera: Camera, forward: np.ndarray,
@@ -84,10 +88,14 @@ class Motion:
                                py, py, px, px, cv2.BORDER_CONSTANT, value=(0, 0))
             for f in (forward, backward)
         ]
-        self.base0 = cv2.transform(grid, (self.to_full @ from_grid)[:2])
-        self.base1 = cv2.transform(grid, (self.to_full @ camera3 @ from_grid)[:2])
-        self.flow0 = [cv2.transform(f, np.diag([sx, sy, 1.0])[:2]) for f in pad_flow]
-        self.flow1 = [cv2.transform(f, linear[:2]) for f in pad_flow]
+        base0 = cv2.transform(grid, (self.to_full @ from_grid)[:2])
+        base1 = cv2.transform(grid, (self.to_full @ camera3 @ from_grid)[:2])
+        f01, f10 = (cv2.transform(f, np.diag([sx, sy, 1.0])[:2]) for f in pad_flow)
+        g01, g10 = (cv2.transform(f, linear[:2]) for f in pad_flow)  # seen from the last
+        # B₀ − (t − t²)·F01 + t²·F10 and B₁ + (1 − 2t + t²)·F01 − (t − t²)·F10, by powers of t
+        self.path = (cv2.merge([base0, base1 + g01]),
+                     cv2.merge([-f01, -2 * g01 - g10]),
+                     cv2.merge([f01 + f10, g01 + g10]))
 
     def view_to_grid(self, t: float, bump: np.ndarray | None = None) -> np.ndarray:
         """2×3 map: a full-size pixel of the frame at ``t`` → its padded-grid position.
@@ -194,10 +202,10 @@ class Synthesiser(KeyframePair):
     """I420 frames of one pair at any ``t``, reusing work buffers between frames.
 
     Per frame, on a grid of every second output pixel — which is exactly the grid of chroma
-    samples: the residual motion of each keyframe on the padded working grid (two sums of
-    flows), both sampled along the camera path at once (one four-channel affine warp: four
-    float channels warp in half the time of two) — the full-size source coordinates of each
-    chroma sample in each keyframe. For each keyframe,
+    samples: where each point of the padded working grid sits in both keyframes at t (two
+    multiply-adds of the quadratic ``Motion.path``), sampled along the camera path (one
+    four-channel affine warp: OpenCV warps four float channels far faster than two) — the
+    full-size source coordinates of each chroma sample in each keyframe. For each keyframe,
     that half-size map samples its chroma and visibility (one four-channel remap); scaled up
     to full size it samples its luma. The weights (1−t)·visibility and t·visibility blend
     chroma at half size and, scaled up, luma at full size.
@@ -211,8 +219,7 @@ class Synthesiser(KeyframePair):
         if width % 2 or height % 2:
             raise ValueError(f"width and height must be even, got {width}×{height}")
         half = (height // 2, width // 2)
-        self._small = [np.empty(motion.base0.shape, np.float32) for _ in range(2)]
-        self._small_both = np.empty((*motion.base0.shape[:2], 4), np.float32)
+        self._positions = np.empty(motion.path[0].shape, np.float32)
         self._both = np.empty((*half, 4), np.float32)
         self._coarse = [np.empty((*half, 2), np.float32) for _ in range(2)]
         self._chroma_map = [np.empty((*half, 2), np.float32) for _ in range(2)]
@@ -226,13 +233,13 @@ class Synthesiser(KeyframePair):
     def between(self, t: float, bump: np.ndarray | None) -> np.ndarray:
         m = self.motion
         width, height = m.size
-        # Super SloMo: F(t→0) = −(1−t)t·F01 + t²·F10, F(t→1) = (1−t)²·F01 − t(1−t)·F10
-        self._combine(self._small[0], m.base0, m.flow0, -(1 - t) * t, t * t)
-        self._combine(self._small[1], m.base1, m.flow1, (1 - t) ** 2, -t * (1 - t))
-        cv2.mixChannels(self._small, [self._small_both], [0, 0, 1, 1, 2, 2, 3, 3])
+        # where each grid point sits in both keyframes at t (see ``Motion``)
+        constant, linear, square = m.path
+        cv2.scaleAdd(linear, t, constant, dst=self._positions)
+        cv2.scaleAdd(square, t * t, self._positions, dst=self._positions)
         # where each chroma site of the frame sits in both keyframes, in full-size pixels
         sites = np.vstack([m.view_to_grid(t, bump), [0, 0, 1]]) @ _CHROMA_SITES
-        cv2.warpAffine(self._small_both, sites[:2], (width // 2, height // 2), dst=self._both,
+        cv2.warpAffine(self._positions, sites[:2], (width // 2, height // 2), dst=self._both,
                        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                        borderMode=cv2.BORDER_REPLICATE)
         cv2.mixChannels([self._both], self._coarse, [0, 0, 1, 1, 2, 2, 3, 3])
@@ -246,13 +253,6 @@ class Synthesiser(KeyframePair):
                         dst=self._blended)
         cv2.mixChannels([self._blended], [u, v], [0, 0, 1, 1])
         return frame
-
-    @staticmethod
-    def _combine(out: np.ndarray, base: np.ndarray, flows: list[np.ndarray], w01: float,
-                 w10: float) -> None:
-        """out = base + w01·F01 + w10·F10, with no temporaries."""
-        cv2.scaleAdd(flows[0], w01, base, dst=out)
-        cv2.scaleAdd(flows[1], w10, out, dst=out)
 
     def _warp(self, k: int, time_weight: float) -> None:
         """Keyframe ``k`` warped to the frame: luma, chroma, and their blending weights."""
