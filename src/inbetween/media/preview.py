@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from inbetween.media.yuv import i420_to_rgb
+from inbetween.media.yuv import i420_to_rgb, planes
 
 __all__ = ["PREVIEW_LONG_SIDE", "PREVIEW_MAX_BYTES", "PreviewTap", "previews_from_video"]
 
@@ -32,7 +32,7 @@ _QUALITIES = (70, 50, 30)
 
 def _fit(frame: np.ndarray, long_side: int) -> np.ndarray:
     """An RGB copy of an RGB or I420 frame, at most ``long_side`` px on its long side."""
-    h, w = frame.shape[:2] if frame.ndim == 3 else (frame.shape[0] * 2 // 3, frame.shape[1])
+    h, w = frame.shape[:2] if frame.ndim == 3 else planes(frame)[0].shape
     scale = min(1.0, long_side / max(h, w))
     size = (max(2, round(w * scale)), max(2, round(h * scale)))
     if frame.ndim == 2:  # I420: shrunk plane by plane, then converted

@@ -3,7 +3,7 @@
 An engine may hand the encoder RGB frames, shape (H, W, 3), or I420 frames, shape
 (H·3/2, W) uint8 — the Y plane (H×W), then Cb and Cr (H/2×W/2 each), back to back, as
 PyAV's ``yuv420p`` arrays. Making frames in I420 directly saves the colour conversion and
-blends a third of the samples of RGB (the keyframe engine does this).
+blends half the samples of RGB (the keyframe engine does this).
 
 Chroma is sited at the centre of each 2×2 block of luma and is its average, as swscale's
 AREA downsampling; values are within 1 of swscale's BT.709 conversion.

@@ -192,10 +192,10 @@ def synthesise(motion: Motion, t: float) -> np.ndarray:
     return Synthesiser(motion)(t)
 
 
-# full-size pixel coordinates → chroma-plane coordinates (chroma sited at 2×2 block centres),
-# and back: chroma sample (j, i) sits at full-size (2j + 0.5, 2i + 0.5)
-_TO_CHROMA = np.array([[0.5, 0, -0.25], [0, 0.5, -0.25]], np.float32)
+# chroma sample (j, i) sits at full-size (2j + 0.5, 2i + 0.5): chroma sited at 2×2 block
+# centres; and back, full-size pixel coordinates → chroma-plane coordinates
 _CHROMA_SITES = np.array([[2, 0, 0.5], [0, 2, 0.5], [0, 0, 1]])
+_TO_CHROMA = np.linalg.inv(_CHROMA_SITES)[:2].astype(np.float32)
 
 
 class Synthesiser(KeyframePair):
