@@ -37,6 +37,8 @@ bench: $(TEST_STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_synthesis.py
+	$(BIN)/python benchmarks/bench_x264_presets.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

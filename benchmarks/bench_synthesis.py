@@ -4,7 +4,8 @@ Builds the 720p *pan+zoom+rotate* pair, then times ``Synthesiser`` over 99 frame
 ``cv2.setNumThreads(1)`` (median per frame), and the time each OpenCV function takes per
 frame (every call of the synthesiser timed through a wrapper). Also times the step that
 samples the maps along the camera path both ways it could be done: two two-channel float
-warps, or the one four-channel warp the engine uses.
+warps, or the one four-channel warp the engine uses; and RGB → yuv420p of one 720p frame by
+swscale (PyAV's ``reformat``, what the encoder used before) and by ``media.yuv.ToI420``.
 
     .venv/bin/python benchmarks/bench_synthesis.py
 """
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import av
 import cv2
 import numpy as np
 
@@ -25,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from groundtruth import CASES
 
 from inbetween.engines.keyframe import flow
+from inbetween.media.yuv import ToI420, planes
 
 WIDTH, HEIGHT = 1280, 720
 
@@ -99,6 +102,17 @@ def main() -> None:
 
     print(f"two 2-channel float warps: {_median_ms(two):.2f} ms; "
           f"one 4-channel warp: {_median_ms(four):.2f} ms")
+    rgb = renderer.frame(0.5)
+    out = np.empty((HEIGHT * 3 // 2, WIDTH), np.uint8)
+    convert = ToI420(WIDTH, HEIGHT)
+
+    def swscale() -> None:
+        av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+            format="yuv420p", dst_colorspace="itu709", dst_color_range="MPEG",
+            interpolation="AREA")
+
+    print(f"RGB → yuv420p, one 720p frame: swscale {_median_ms(swscale):.2f} ms; "
+          f"ToI420 {_median_ms(lambda: convert(rgb, *planes(out))):.2f} ms")
 
 
 if __name__ == "__main__":
