@@ -48,6 +48,16 @@ def _settings(**overrides: Any) -> Any:
         _fail(f"invalid setting {name}: {first['msg']}")
 
 
+def _check_engines(settings: Any) -> None:
+    """Refuse, in one line, engine settings this process's workers cannot run with."""
+    from inbetween.engines.diffusion.checks import StartupRefused, check_worker
+
+    try:
+        check_worker(settings)
+    except StartupRefused as e:
+        _fail(str(e))
+
+
 def _fail(message: str, code: int = 2) -> Any:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
@@ -73,6 +83,8 @@ def serve(
 
     settings = _settings(host=host, port=port, data_dir=data_dir, concurrency=concurrency)
     configure(settings.log_level)
+    if settings.concurrency and not settings.broker_url:  # this process runs the jobs
+        _check_engines(settings)
     store = open_store(settings)
     if not store.list_keys():
         plaintext, _ = create_key(store, "default")
@@ -100,6 +112,7 @@ def worker(
         _fail("set INBETWEEN_BROKER_URL (redis://… or amqp://…), the same as the API's")
     if settings.concurrency < 1:
         _fail("--concurrency must be at least 1")
+    _check_engines(settings)
     run_worker(settings, settings.concurrency)
 
 

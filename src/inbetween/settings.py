@@ -6,12 +6,40 @@ package reads ``os.environ`` at import time. ``docs/settings.md`` lists every fi
 
 from __future__ import annotations
 
+import contextlib
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["Lora", "Settings", "parse_loras"]
+
+
+@dataclass(frozen=True)
+class Lora:
+    """One LoRA to fuse into a diffusion model: a file or folder, and its weight."""
+
+    path: str
+    scale: float = 1.0
+
+
+def parse_loras(value: str) -> tuple[Lora, ...]:
+    """``path[:scale],path[:scale],…`` (a path may hold ``:`` when a scale follows it)."""
+    loras = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        path, scale = item, 1.0
+        head, colon, tail = item.rpartition(":")
+        if colon and head:
+            with contextlib.suppress(ValueError):  # no scale: the colon is the path's
+                path, scale = head, float(tail)
+        if not math.isfinite(scale):
+            raise ValueError(f"LoRA {path!r}: the scale must be a finite number")
+        loras.append(Lora(path, scale))
+    return tuple(loras)
 
 
 class Settings(BaseSettings):
@@ -144,17 +172,65 @@ class Settings(BaseSettings):
         "none", pattern="^(none|model|sequential)$",
         description="CPU offload: none, model or sequential.")
     diffusion_vae_tiling: bool = Field(False, description="Decode the VAE in tiles.")
-    diffusion_steps: int = Field(30, ge=1, le=200, description="Denoising steps.")
-    diffusion_guidance: float = Field(5.0, ge=0, description="Classifier-free guidance scale.")
+    diffusion_steps: int = Field(30, ge=1, le=200, description="Wan2.1 denoising steps.")
+    diffusion_guidance: float = Field(
+        5.0, ge=0, description="Wan2.1 classifier-free guidance scale.")
     diffusion_max_area: int = Field(
         921_600, ge=256, description="Largest generated area in pixels (then upscaled).")
     diffusion_max_frames: int = Field(
         81, ge=5, description="Most frames generated at 16 fps (4k+1; then retimed to 24 fps).")
+    wan_loras: str = Field(
+        "", description="LoRAs fused into Wan2.1 at load: `path[:scale],…` (e.g. a step-"
+        "distilled LoRA); needs peft.")
+    # -- LTX-2.x (inbetween/ltx2), with the model's own sound --------------------------------
+    ltx2_model: str | None = Field(
+        None, description="LTX-2.x folder (save_pretrained of an LTX-2 pipeline); unset: "
+        "inbetween/ltx2 is not offered.")
+    ltx2_steps: int = Field(30, ge=1, le=200, description="LTX-2 denoising steps.")
+    ltx2_guidance: float = Field(
+        3.0, ge=0, description="LTX-2 CFG scale; ≤ 1 turns CFG, STG and modality guidance "
+        "off (distilled checkpoints and LoRAs: one pass per step).")
+    ltx2_max_area: int = Field(
+        921_600, ge=1024, description="Largest area LTX-2 generates (sides multiples of 32; "
+        "then upscaled, or upsampled with INBETWEEN_LTX2_UPSAMPLER).")
+    ltx2_loras: str = Field("", description="LoRAs fused into LTX-2 at load: `path[:scale],…`.")
+    ltx2_upsampler: str | None = Field(
+        None, description="LTX-2 latent upsampler folder: outputs above "
+        "INBETWEEN_LTX2_MAX_AREA are generated at half size and upsampled ×2.")
+    # -- Wan2.2 I2V A14B (inbetween/wan2.2-flf2v) ----------------------------------------------
+    wan22_model: str | None = Field(
+        None, description="Wan2.2-I2V-A14B folder (save_pretrained); unset: "
+        "inbetween/wan2.2-flf2v is not offered.")
+    wan22_steps: int = Field(40, ge=1, le=200, description="Wan2.2 denoising steps.")
+    wan22_guidance: float = Field(3.5, ge=0, description="Wan2.2 CFG of the high-noise expert.")
+    wan22_guidance_2: float = Field(
+        3.5, ge=0, description="Wan2.2 CFG of the low-noise expert (transformer_2).")
+    wan22_loras: str = Field(
+        "", description="LoRAs fused into both Wan2.2 experts at load: `path[:scale],…`.")
+    # -- fast settings of every diffusion engine -------------------------------------------
+    diffusion_attention: str = Field(
+        "native", pattern=r"^[a-z0-9_]+$",
+        description="Attention backend (`set_attention_backend`): native, _native_cudnn, "
+        "_native_flash, flash, sage, …; kernels fetched from a hub are refused.")
+    diffusion_quantize: str = Field(
+        "none", pattern="^(none|fp8|int8)$",
+        description="Quantize the transformer(s) with torchao: none, fp8 or int8.")
+    diffusion_compile: bool = Field(
+        False, description="torch.compile the transformer blocks; the worker warms the model "
+        "at start.")
+    diffusion_first_block_cache: float = Field(
+        0.0, ge=0, lt=1, description="First-block cache threshold (Wan models only; 0: off).")
     worker_engines: str | None = Field(
         None, description="Comma-separated engines this process's workers run; unset: all.")
     prices: str | None = Field(
         None, description="JSON provider → model → {audio, no_audio} USD per second; "
         "unset: the built-in list prices.")
+
+    @field_validator("wan_loras", "ltx2_loras", "wan22_loras")
+    @classmethod
+    def _loras(cls, value: str) -> str:
+        parse_loras(value)  # a scale that is not a finite number is refused
+        return value
 
     @property
     def resolved_database_url(self) -> str:

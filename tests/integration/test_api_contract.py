@@ -83,7 +83,8 @@ def test_url_inputs_are_accepted_without_fetching(api: Api, body: dict[str, Any]
     ("field", "value", "allowed"),
     [
         ("model", "google/veo-3", [MODEL, MODEL + "-fast", "inbetween/keyframe",
-                                   "inbetween/wan-flf2v"]),
+                                   "inbetween/wan-flf2v", "inbetween/ltx2",
+                                   "inbetween/wan2.2-flf2v"]),
         ("aspect_ratio", "4:3", ["16:9", "9:16"]),
         ("duration", 5, [4, 6, 8]),
         ("duration", "8", [4, 6, 8]),

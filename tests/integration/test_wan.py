@@ -240,7 +240,9 @@ def test_one_diffusion_job_at_a_time_per_process(
 def test_without_the_extra_the_model_is_refused(
     api: Api, photos: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(loader, "diffusion_installed", lambda: False)
+    from inbetween.engines.diffusion import runtime
+
+    monkeypatch.setattr(runtime, "diffusion_installed", lambda: False)
     response = api.post(_body(photos))
     error = response.json()["error"]
     assert response.status_code == 400 and error["field"] == "model"

@@ -77,6 +77,12 @@ def create_app(settings: Settings) -> FastAPI:
         reaper.start()
         if settings.concurrency:  # warm the sound track's imports before the first job
             threading.Thread(target=preload, name="preload", daemon=True).start()
+        if settings.concurrency and not celery and settings.diffusion_compile:
+            # load and compile the diffusion models now; a job that comes first waits for it
+            from inbetween.engines.diffusion.checks import warm_engines
+
+            threading.Thread(target=warm_engines, args=(engines, settings), name="warm",
+                             daemon=True).start()
         try:
             yield
         finally:

@@ -32,6 +32,8 @@ ModelName = Literal[
     "google/veo-3.1-first-last-image-to-video-fast",
     "inbetween/keyframe",
     "inbetween/wan-flf2v",
+    "inbetween/ltx2",
+    "inbetween/wan2.2-flf2v",
 ]
 StatusName = Literal["queued", "generating", "completed", "error"]
 
@@ -41,6 +43,8 @@ ALLOWED_VALUES: dict[str, list[object]] = {
         "google/veo-3.1-first-last-image-to-video-fast",
         "inbetween/keyframe",
         "inbetween/wan-flf2v",
+        "inbetween/ltx2",
+        "inbetween/wan2.2-flf2v",
     ],
     "aspect_ratio": ["16:9", "9:16"],
     "duration": [4, 6, 8],

@@ -7,9 +7,10 @@ the job it runs. A worker that dies stops renewing its lease; the reaper of an A
 puts the job back in the queue and sends a new message, whatever the broker does with the
 unacknowledged one (Redis redelivers only after its visibility timeout).
 
-Jobs for the diffusion engine go to their own queue (``inbetween.wan-flf2v``), so that only
-workers offering that engine (``INBETWEEN_WORKER_ENGINES``, e.g. GPU machines) receive them;
-all other jobs go to ``inbetween``.
+Jobs for each diffusion engine go to that engine's own queue (``inbetween.wan-flf2v``,
+``inbetween.ltx2``, ``inbetween.wan2.2-flf2v``), so that only workers offering that engine
+(``INBETWEEN_WORKER_ENGINES``, e.g. GPU machines) receive them; all other jobs go to
+``inbetween``.
 """
 
 from __future__ import annotations
@@ -50,18 +51,18 @@ def make_celery(settings: Settings) -> Celery:
 
 def queue_for(engine: str) -> str:
     """The broker queue of jobs that need ``engine`` locally."""
-    from inbetween.engines.registry import WAN
+    from inbetween.engines.registry import DIFFUSION
 
-    return f"{QUEUE}.wan-flf2v" if engine == WAN else QUEUE
+    return f"{QUEUE}.{engine.removeprefix('inbetween/')}" if engine in DIFFUSION else QUEUE
 
 
 def worker_queues(settings: Settings) -> list[str]:
     """The queues a worker with these settings consumes."""
-    from inbetween.engines.registry import WAN, offered_engines
+    from inbetween.engines.registry import DIFFUSION, offered_engines
 
     offered = offered_engines(settings)
-    queues = [QUEUE] if any(engine != WAN for engine in offered) else []
-    return queues + ([queue_for(WAN)] if WAN in offered else [])
+    queues = [QUEUE] if any(engine not in DIFFUSION for engine in offered) else []
+    return queues + [queue_for(engine) for engine in offered if engine in DIFFUSION]
 
 
 class CeleryDispatcher:
@@ -119,6 +120,17 @@ def _process_worker(settings: Settings) -> Any:
 def run_worker(settings: Settings, concurrency: int) -> None:
     """Run a Celery worker with ``concurrency`` processes, each taking one job at a time."""
     app = make_celery(settings)
+    if settings.diffusion_compile:
+        from celery.signals import worker_process_init
+
+        # each pool process loads and compiles its diffusion models before taking a job
+        app.conf.worker_proc_alive_timeout = 3600.0
+
+        @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
+        def warm(**_kwargs: Any) -> None:
+            from inbetween.engines.diffusion.checks import warm_engines
+
+            warm_engines(_process_worker(settings).engines, settings)
 
     @app.task(name=TASK)  # type: ignore[untyped-decorator]
     def run_generation(generation_id: str) -> None:

@@ -21,20 +21,26 @@ from inbetween.errors import InvalidRequest
 from inbetween.jobs.models import GenerationRequest, JobWarning
 from inbetween.settings import Settings
 
-__all__ = ["GOOGLE_MODELS", "LOCAL_ENGINES", "MODELS", "PROVIDERS", "UPSTREAMS", "WAN", "Route",
-           "build_engines", "claimable_models", "configured_providers", "offered_engines",
-           "provider_refusal", "route"]
+__all__ = ["DIFFUSION", "GOOGLE_MODELS", "LOCAL_ENGINES", "LTX2", "MODELS", "PROVIDERS",
+           "UPSTREAMS", "WAN", "WAN22", "Route", "build_engines", "claimable_models",
+           "configured_providers", "not_offered", "offered_engines", "provider_refusal",
+           "route"]
 
 KEYFRAME = "inbetween/keyframe"
 WAN = "inbetween/wan-flf2v"
+LTX2 = "inbetween/ltx2"
+WAN22 = "inbetween/wan2.2-flf2v"
+DIFFUSION = {WAN: None, LTX2: "ltx2_model", WAN22: "wan22_model"}
+"""The diffusion engines, and the setting (if any) that must name a model for them to be
+offered."""
 GOOGLE_MODELS = (
     "google/veo-3.1-first-last-image-to-video",
     "google/veo-3.1-first-last-image-to-video-fast",
 )
-MODELS = (*GOOGLE_MODELS, KEYFRAME, WAN)
+MODELS = (*GOOGLE_MODELS, KEYFRAME, WAN, LTX2, WAN22)
 UPSTREAMS = ("google", "fal", "aimlapi")
 PROVIDERS = ("auto", "local", *UPSTREAMS)
-LOCAL_ENGINES = {"keyframe": KEYFRAME, "wan-flf2v": WAN}
+LOCAL_ENGINES = {"keyframe": KEYFRAME, "wan-flf2v": WAN, "ltx2": LTX2, "wan2.2-flf2v": WAN22}
 
 
 @dataclass(frozen=True)
@@ -66,31 +72,42 @@ def provider_refusal(provider: str, request: GenerationRequest) -> tuple[str, st
 
 def local_engine(settings: Settings) -> str:
     try:
-        return _installed(LOCAL_ENGINES[settings.local_engine])
+        engine = LOCAL_ENGINES[settings.local_engine]
     except KeyError:
         raise InvalidRequest(
             f"INBETWEEN_LOCAL_ENGINE={settings.local_engine!r} is not an engine of this "
             f"server; use one of {sorted(LOCAL_ENGINES)}", field="provider") from None
+    return _installed(engine, settings)
 
 
-def _installed(engine: str) -> str:
-    """``engine``, or a 400 on ``model`` saying what to install when it is missing here."""
-    if engine == WAN:
-        from inbetween.engines.wan.loader import INSTALL_HINT, diffusion_installed
+def not_offered(engine: str, settings: Settings) -> str | None:
+    """Why ``engine`` cannot run here (what to install or set), or None when it can."""
+    if engine not in DIFFUSION:
+        return None
+    from inbetween.engines.diffusion import runtime
 
-        if not diffusion_installed():
-            raise InvalidRequest(
-                f"{WAN} needs the diffusion extra on this server: {INSTALL_HINT} "
-                "(torch, diffusers, transformers), and a Wan model (INBETWEEN_WAN_MODEL)",
-                field="model")
+    if not runtime.diffusion_installed():
+        return (f"{engine} needs the diffusion extra on this server: {runtime.INSTALL_HINT} "
+                "(torch, diffusers, transformers), and its model (docs/diffusion.md)")
+    setting = DIFFUSION[engine]
+    if setting is not None and getattr(settings, setting) is None:
+        return (f"{engine} is not offered by this server: set INBETWEEN_{setting.upper()} to "
+                "the model's folder (docs/diffusion.md)")
+    return None
+
+
+def _installed(engine: str, settings: Settings) -> str:
+    """``engine``, or a 400 on ``model`` saying what to install or set when it is missing."""
+    why = not_offered(engine, settings)
+    if why is not None:
+        raise InvalidRequest(why, field="model")
     return engine
 
 
 def offered_engines(settings: Settings) -> tuple[str, ...]:
     """The local engines this process's workers run: ``INBETWEEN_WORKER_ENGINES`` (default:
-    all), less those not installed here (the diffusion engine needs its extra)."""
-    from inbetween.engines.wan.loader import diffusion_installed
-
+    all), less those that cannot run here (a diffusion engine needs its extra, and LTX-2 and
+    Wan2.2 their model setting)."""
     names = list(LOCAL_ENGINES) if settings.worker_engines is None else [
         n.strip() for n in settings.worker_engines.split(",") if n.strip()]
     unknown = [n for n in names if n not in LOCAL_ENGINES]
@@ -98,7 +115,7 @@ def offered_engines(settings: Settings) -> tuple[str, ...]:
         raise ValueError(f"INBETWEEN_WORKER_ENGINES: unknown engines {unknown}; use "
                          f"{sorted(LOCAL_ENGINES)}")
     engines = [LOCAL_ENGINES[n] for n in names]
-    return tuple(e for e in engines if e != WAN or diffusion_installed())
+    return tuple(e for e in engines if not_offered(e, settings) is None)
 
 
 def claimable_models(settings: Settings) -> tuple[str, ...] | None:
@@ -106,7 +123,7 @@ def claimable_models(settings: Settings) -> tuple[str, ...] | None:
     offered = offered_engines(settings)
     if set(offered) == set(LOCAL_ENGINES.values()):
         return None
-    models = [m for m in (KEYFRAME, WAN) if m in offered]
+    models = [m for m in LOCAL_ENGINES.values() if m in offered]
     if configured_providers(settings) or LOCAL_ENGINES.get(settings.local_engine) in offered:
         models += GOOGLE_MODELS
     return tuple(models)
@@ -125,7 +142,7 @@ def route(request: GenerationRequest, settings: Settings) -> Route:
             raise InvalidRequest(
                 f"{model} always runs on this server; leave provider at auto (or local)",
                 field="provider", allowed=["auto", "local"])
-        return Route(_installed(model))
+        return Route(_installed(model, settings))
     if provider in UPSTREAMS:
         if provider not in configured:
             raise InvalidRequest(
@@ -167,15 +184,22 @@ def route(request: GenerationRequest, settings: Settings) -> Route:
 
 
 def build_engines(settings: Settings) -> dict[str, Engine]:
-    """Every local engine this process can run, by name (the diffusion engine only with
-    its extra installed; its model loads on first use)."""
+    """Every local engine this process can run, by name (a diffusion engine only with its
+    extra installed and its model named; models load on first use)."""
     offered = offered_engines(settings)
     engines: dict[str, Engine] = {}
     if KEYFRAME in offered:
         engines[KEYFRAME] = KeyframeEngine(
             credits_per_second=settings.keyframe_credits_per_second)
-    if WAN in offered:
-        from inbetween.engines.wan.engine import WanEngine
+    if WAN in offered or WAN22 in offered:
+        from inbetween.engines.wan.engine import Wan22Engine, WanEngine
 
-        engines[WAN] = WanEngine(settings)
+        if WAN in offered:
+            engines[WAN] = WanEngine(settings)
+        if WAN22 in offered:
+            engines[WAN22] = Wan22Engine(settings)
+    if LTX2 in offered:
+        from inbetween.engines.diffusion.ltx2 import LTX2Engine
+
+        engines[LTX2] = LTX2Engine(settings)
     return engines

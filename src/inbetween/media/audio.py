@@ -30,6 +30,7 @@ __all__ = [
     "SAMPLE_RATE",
     "TRUE_PEAK_DBTP",
     "Soundtrack",
+    "master_model_audio",
     "preload",
     "soundtrack",
     "start_soundtrack",
@@ -254,6 +255,7 @@ def soundtrack(prompt: str, seconds: float, seed: int) -> Soundtrack:
             f"the dialogue did not fit in the {seconds:g} s clip even spoken "
             f"{MAX_SPEED:g}× faster; dropped: {' '.join(dropped)!r}"),)
     details = {
+        "source": "synthesized",
         "ambience": names,
         "dialogue": [
             {"text": c.text, "language": c.language, "speaker": c.speaker,
@@ -267,6 +269,58 @@ def soundtrack(prompt: str, seconds: float, seed: int) -> Soundtrack:
         "true_peak_dbtp": round(true_peak, 2),
     }
     return Soundtrack(mix.astype(np.float32), warnings, details)
+
+
+MAX_MODEL_GAIN_DB = 20.0  # a quiet model track is raised by at most this much
+
+
+def master_model_audio(wave: np.ndarray, rate: int, seconds: float) -> Soundtrack:
+    """A generative model's own sound — ``wave`` (channels, samples) or (samples,) at ``rate``
+    Hz — as the clip's track: 48 kHz stereo, exactly ``seconds`` long (cut, or padded with
+    silence), lowered to −16 LUFS when louder, raised towards it by at most 20 dB otherwise,
+    true peak at most ``TRUE_PEAK_DBTP`` (≤ −1 dBTP once AAC-encoded)."""
+    audio = np.nan_to_num(np.asarray(wave, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    if audio.ndim == 1:
+        audio = audio[None, :]
+    audio = np.repeat(audio, 2, axis=0) if audio.shape[0] == 1 else audio[:2]
+    if rate != SAMPLE_RATE:
+        audio = np.stack([_resample(channel, rate) for channel in audio])
+    samples = round(seconds * SAMPLE_RATE)
+    audio = np.pad(audio[:, :samples], ((0, 0), (0, max(0, samples - audio.shape[1]))))
+    audio = _without_dc(audio)  # an offset is inaudible but eats the peak headroom
+    level = _loudness(audio)
+    warnings: tuple[JobWarning, ...] = ()
+    if not np.isfinite(level):  # silence (below the BS.1770 gate): left as it is
+        loudness, true_peak = level, true_peak_db(audio)
+        warnings = (JobWarning("silent_model_audio",
+                               "the model made no audible sound for this clip"),)
+    else:
+        target = min(DIALOGUE_LUFS, level + MAX_MODEL_GAIN_DB)
+        audio, loudness, true_peak = _master(audio, level, target)
+        if true_peak > TRUE_PEAK_DBTP:  # the limiter could not hold it: the ceiling wins
+            audio = audio * 10 ** ((TRUE_PEAK_DBTP - true_peak) / 20)
+            loudness, true_peak = _loudness(audio), true_peak_db(audio)
+        if target < DIALOGUE_LUFS - 1:
+            warnings = (JobWarning(
+                "quiet_model_audio",
+                f"the model's sound was quiet ({level:.1f} LUFS); raised by "
+                f"{MAX_MODEL_GAIN_DB:g} dB to {loudness:.1f} LUFS, not to {DIALOGUE_LUFS:g}"),)
+    details = {
+        "source": "model",
+        "model_sample_rate": rate,
+        "loudness_lufs": round(loudness, 2) if np.isfinite(loudness) else None,
+        "true_peak_dbtp": round(true_peak, 2),
+    }
+    return Soundtrack(audio.astype(np.float32), warnings, details)
+
+
+def _without_dc(audio: np.ndarray) -> np.ndarray:
+    """``audio`` through a zero-phase 20 Hz high-pass (removes a DC offset and rumble)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(2, 20.0, btype="highpass", fs=SAMPLE_RATE, output="sos")
+    filtered: np.ndarray = sosfiltfilt(sos, audio, axis=-1)
+    return filtered
 
 
 def preload() -> None:

@@ -1,50 +1,71 @@
-"""Loading the Wan FLF2V pipeline: once per process, never downloading unless allowed."""
+"""Loading a Wan pipeline (Wan2.1 FLF2V or Wan2.2 I2V): once per process, never downloading
+unless allowed, with the family's placement and speed-ups (``engines.diffusion.runtime``)."""
 
 from __future__ import annotations
 
-import threading
+import json
 from pathlib import Path
 from typing import Any
 
+from inbetween.engines.diffusion import runtime
+from inbetween.engines.diffusion.runtime import (
+    INSTALL_HINT,
+    ModelConfig,
+    diffusion_installed,
+    out_of_memory,
+    unload,
+)
 from inbetween.errors import ModelUnavailable
 from inbetween.settings import Settings
 
-__all__ = ["diffusion_installed", "load_pipeline", "out_of_memory", "unload"]
+__all__ = ["INSTALL_HINT", "diffusion_installed", "drops_last_frame", "load_pipeline",
+           "out_of_memory", "unload", "wan21_config", "wan22_config"]
 
-_lock = threading.Lock()
-_loaded: dict[tuple[object, ...], Any] = {}
-INSTALL_HINT = "pip install 'inbetween[diffusion]'"
-
-
-def diffusion_installed() -> bool:
-    """Whether torch and diffusers can be imported (without importing them)."""
-    from importlib.util import find_spec
-
-    return all(find_spec(name) is not None for name in ("torch", "diffusers", "transformers"))
+WAN21 = "inbetween/wan-flf2v"
+WAN22 = "inbetween/wan2.2-flf2v"
 
 
-def _key(settings: Settings) -> tuple[object, ...]:
-    return (settings.wan_model, settings.diffusion_device, settings.diffusion_dtype,
-            settings.diffusion_offload, settings.diffusion_vae_tiling,
-            settings.allow_model_download)
+def wan21_config(settings: Settings) -> ModelConfig:
+    return ModelConfig(
+        engine=WAN21, setting="INBETWEEN_WAN_MODEL", source=settings.wan_model,
+        denoisers=("transformer",), loras=runtime.parse_loras(settings.wan_loras),
+        lora_setting="INBETWEEN_WAN_LORAS",
+        first_block_cache=settings.diffusion_first_block_cache)
 
 
-def load_pipeline(settings: Settings) -> Any:
-    """The process's pipeline for these settings, loaded on first use."""
-    key = _key(settings)
-    with _lock:
-        if key not in _loaded:
-            _loaded.clear()  # one model per process
-            _loaded[key] = _load(settings)
-        return _loaded[key]
+def wan22_config(settings: Settings) -> ModelConfig:
+    return ModelConfig(
+        engine=WAN22, setting="INBETWEEN_WAN22_MODEL", source=settings.wan22_model or "",
+        denoisers=("transformer", "transformer_2"),
+        loras=runtime.parse_loras(settings.wan22_loras), lora_setting="INBETWEEN_WAN22_LORAS",
+        first_block_cache=settings.diffusion_first_block_cache)
 
 
-def unload() -> None:
-    with _lock:
-        _loaded.clear()
+def drops_last_frame(folder: Path) -> str | None:
+    """Why the Wan pipeline saved in ``folder`` would ignore ``last_image`` (Wan2.2-TI2V-5B:
+    ``expand_timesteps``; a single-transformer folder is no A14B), or None when it takes it."""
+    index_file = folder / "model_index.json"
+    if not index_file.is_file():
+        return None  # not there yet: the job reports the missing model
+    index = json.loads(index_file.read_text())
+    transformer_file = folder / "transformer" / "config.json"
+    transformer = json.loads(transformer_file.read_text()) if transformer_file.is_file() else {}
+    if index.get("expand_timesteps") or transformer.get("expand_timesteps"):
+        return (f"{folder} is a Wan2.2-TI2V-style model (expand_timesteps), which silently "
+                "drops the last frame: use Wan2.2-I2V-A14B (Wan-AI/Wan2.2-I2V-A14B-Diffusers)")
+    if index.get("boundary_ratio") is None or not (index.get("transformer_2") or [None])[-1]:
+        return (f"{folder} has no second transformer and boundary_ratio: it is not a "
+                "Wan2.2-I2V-A14B pipeline (Wan-AI/Wan2.2-I2V-A14B-Diffusers)")
+    return None
 
 
-def _load(settings: Settings) -> Any:
+def load_pipeline(settings: Settings, config: ModelConfig | None = None) -> Any:
+    """The process's Wan pipeline for ``config`` (default: Wan2.1), loaded on first use."""
+    config = config or wan21_config(settings)
+    return runtime.load(config, settings, lambda: _load(config, settings))
+
+
+def _load(config: ModelConfig, settings: Settings) -> Any:
     try:
         import torch
         from diffusers import AutoencoderKLWan, WanImageToVideoPipeline
@@ -52,49 +73,23 @@ def _load(settings: Settings) -> Any:
     except ImportError as e:
         raise ModelUnavailable(f"the diffusion engine is not installed here: {INSTALL_HINT}"
                                ) from e
-    source = settings.wan_model
-    local = Path(source).expanduser()
-    if not local.is_dir() and not settings.allow_model_download:
-        raise ModelUnavailable(
-            f"no Wan model at {source!r} on this worker, and downloading is off: save the "
-            "model there with save_pretrained, or set INBETWEEN_ALLOW_MODEL_DOWNLOAD=true")
-    where = str(local) if local.is_dir() else source
-    dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16,
-             "float32": torch.float32}.get(settings.diffusion_dtype)
-    if dtype is None:
-        raise ModelUnavailable(f"INBETWEEN_DIFFUSION_DTYPE={settings.diffusion_dtype!r}: use "
-                               "bfloat16, float16 or float32")
-    options = {"local_files_only": not settings.allow_model_download}
+    where, options = runtime.source_of(config, settings)
+    if config.engine == WAN22 and (why := drops_last_frame(Path(where))) is not None:
+        raise ModelUnavailable(f"{config.setting}: {why}")
+    dtype = runtime.torch_dtype(settings.diffusion_dtype)
     try:
-        # the image encoder and the VAE stay float32, as the model card advises
-        image_encoder = CLIPVisionModel.from_pretrained(
-            where, subfolder="image_encoder", dtype=torch.float32, **options)
-        vae = AutoencoderKLWan.from_pretrained(where, subfolder="vae",
-                                               dtype=torch.float32, **options)
-        pipe = WanImageToVideoPipeline.from_pretrained(
-            where, vae=vae, image_encoder=image_encoder, dtype=dtype, **options)
+        index = WanImageToVideoPipeline.load_config(where, **options)
+        parts: dict[str, Any] = {}
+        # the image encoder (Wan2.1 only) and the VAE stay float32, as the model cards advise
+        if (index.get("image_encoder") or [None])[-1]:
+            parts["image_encoder"] = CLIPVisionModel.from_pretrained(
+                where, subfolder="image_encoder", dtype=torch.float32, **options)
+        parts["vae"] = AutoencoderKLWan.from_pretrained(where, subfolder="vae",
+                                                        dtype=torch.float32, **options)
+        pipe = WanImageToVideoPipeline.from_pretrained(where, **parts, dtype=dtype, **options)
     except (OSError, ValueError) as e:
-        raise ModelUnavailable(f"the Wan model at {source!r} could not be loaded: {e}") from e
-    device = settings.diffusion_device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if settings.diffusion_offload == "model":
-        pipe.enable_model_cpu_offload(device=device)
-    elif settings.diffusion_offload == "sequential":
-        pipe.enable_sequential_cpu_offload(device=device)
-    else:
-        pipe.to(device)
-    if settings.diffusion_vae_tiling:
-        pipe.vae.enable_tiling()
-    pipe.set_progress_bar_config(disable=True)
+        raise ModelUnavailable(f"the model at {config.source!r} ({config.setting}) could not "
+                               f"be loaded: {e}") from e
+    runtime.place(pipe, settings)
+    runtime.apply_speedups(pipe, config, settings)
     return pipe
-
-
-def out_of_memory(error: BaseException) -> bool:
-    """Whether ``error`` is the accelerator (or host) running out of memory."""
-    try:
-        import torch
-
-        if isinstance(error, torch.OutOfMemoryError):
-            return True
-    except (ImportError, AttributeError):
-        pass
-    return isinstance(error, MemoryError) or "out of memory" in str(error).lower()

@@ -1,0 +1,113 @@
+"""Settings of the diffusion engines checked when a worker starts (``inbetween worker``, and
+``inbetween serve`` with in-process workers), not at the first job: a bad value or a missing
+optional package stops the process with one line naming the setting and the fix.
+
+Only the engines this process offers are checked; a missing model folder is not refused here
+(the job ends as ``ModelUnavailable`` and the worker goes on, so a folder can be filled later).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib.util import find_spec
+from pathlib import Path
+
+from inbetween.settings import Settings
+
+__all__ = ["StartupRefused", "check_worker", "warm_engines"]
+
+
+class StartupRefused(Exception):
+    """A setting this worker cannot run with; the message is the one line to print."""
+
+
+def check_worker(settings: Settings) -> None:
+    """Raise ``StartupRefused`` for the first setting this process's workers cannot use."""
+    from inbetween.engines.registry import DIFFUSION, LOCAL_ENGINES, not_offered, offered_engines
+
+    try:
+        offered = offered_engines(settings)
+    except ValueError as e:
+        raise StartupRefused(str(e)) from None
+    if settings.worker_engines is not None:  # named explicitly: it must be able to run
+        for name in (n.strip() for n in settings.worker_engines.split(",") if n.strip()):
+            why = not_offered(LOCAL_ENGINES[name], settings)
+            if why is not None:
+                raise StartupRefused(f"INBETWEEN_WORKER_ENGINES names {name}, but {why}")
+    diffusion = [engine for engine in offered if engine in DIFFUSION]
+    if not diffusion:
+        return
+    _check_shared(settings)
+    for engine in diffusion:
+        _check_engine(engine, settings)
+
+
+def _check_shared(settings: Settings) -> None:
+    quantize = settings.diffusion_quantize
+    if quantize != "none" and find_spec("torchao") is None:
+        raise StartupRefused(f"INBETWEEN_DIFFUSION_QUANTIZE={quantize} needs torchao: "
+                             "pip install torchao (or set it to none)")
+    attention = settings.diffusion_attention
+    if attention == "native":
+        return
+    from diffusers.models.attention_dispatch import (
+        AttentionBackendName,
+        _check_attention_backend_requirements,
+    )
+
+    names = [b.value for b in AttentionBackendName]
+    if attention not in names:
+        usable = [n for n in names if "hub" not in n]
+        raise StartupRefused(f"INBETWEEN_DIFFUSION_ATTENTION={attention!r} is not an "
+                             f"attention backend of diffusers; use one of {', '.join(usable)}")
+    if "hub" in attention:
+        raise StartupRefused(f"INBETWEEN_DIFFUSION_ATTENTION={attention}: hub backends fetch "
+                             "their kernel at run time; install the kernel's package and use "
+                             f"{attention.replace('_hub', '')!r} instead")
+    try:
+        _check_attention_backend_requirements(AttentionBackendName(attention))
+    except (RuntimeError, ImportError) as e:
+        raise StartupRefused(f"INBETWEEN_DIFFUSION_ATTENTION={attention}: "
+                             f"{str(e).splitlines()[0]}") from None
+
+
+def _check_engine(engine: str, settings: Settings) -> None:
+    from inbetween.engines.diffusion.ltx2 import ltx2_config
+    from inbetween.engines.registry import LTX2, WAN, WAN22
+    from inbetween.engines.wan.loader import drops_last_frame, wan21_config, wan22_config
+
+    config = {WAN: wan21_config, WAN22: wan22_config, LTX2: ltx2_config}[engine](settings)
+    if config.loras:
+        if find_spec("peft") is None:
+            raise StartupRefused(f"{config.lora_setting} needs peft: pip install "
+                                 "'inbetween[diffusion]'")
+        for lora in config.loras:
+            if not Path(lora.path).expanduser().exists() and not settings.allow_model_download:
+                raise StartupRefused(f"{config.lora_setting}: no LoRA file or folder at "
+                                     f"{lora.path!r}")
+    if engine == LTX2:
+        if settings.diffusion_first_block_cache > 0:
+            raise StartupRefused(
+                "INBETWEEN_DIFFUSION_FIRST_BLOCK_CACHE: diffusers has no first-block cache for "
+                "LTX-2's transformer blocks; set it to 0, or keep ltx2 off this worker "
+                "(INBETWEEN_WORKER_ENGINES)")
+        upsampler = settings.ltx2_upsampler
+        if upsampler and not Path(upsampler).expanduser().is_dir() and not (
+                settings.allow_model_download):
+            raise StartupRefused(f"INBETWEEN_LTX2_UPSAMPLER: no folder at {upsampler!r} (save "
+                                 "the latent upsampler there with save_pretrained)")
+    if engine == WAN22:
+        why = drops_last_frame(Path(config.source).expanduser())
+        if why is not None:
+            raise StartupRefused(f"INBETWEEN_WAN22_MODEL: {why}")
+
+
+def warm_engines(engines: Mapping[str, object], settings: Settings) -> None:
+    """With ``INBETWEEN_DIFFUSION_COMPILE``, load and compile each diffusion engine now, so
+    that the first job does not pay for it (one denoising step of a default request)."""
+    if not settings.diffusion_compile:
+        return
+    for engine in engines.values():
+        warm = getattr(engine, "warm", None)
+        if warm is not None:
+            warm()

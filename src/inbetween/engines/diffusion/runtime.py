@@ -1,0 +1,294 @@
+"""What every diffusion engine shares: loading, placement, speed-ups, progress, memory, ends.
+
+- **Loading** once per process, from a local folder written by ``save_pretrained`` (a hub id
+  only with ``INBETWEEN_ALLOW_MODEL_DOWNLOAD``); one model per process at a time, so a GPU
+  holds one model whatever the engines a worker offers.
+- **Placement**: ``INBETWEEN_DIFFUSION_DEVICE`` (cuda when available), offload (``none``,
+  ``model``, ``sequential``), VAE tiling.
+- **Speed-ups**, applied in this order: distilled LoRAs loaded and fused (then their PEFT
+  layers dropped) → quantization of the transformer(s) with torchao (``fp8``, ``int8``) →
+  attention backend (``set_attention_backend``) → first-block cache (Wan only) → regional
+  ``torch.compile`` of the transformer blocks (``compile_repeated_blocks``).
+- **Progress and cancel** through the pipeline's step callback: raising there (a cancelled or
+  lost job) stops within the step, before any VAE decode.
+- **Out of memory** ends the job as ``OutOfMemory`` (with what to lower) and frees the cache,
+  so the worker goes on.
+- **Ends pinned** to the fitted inputs (exactly at the first and last frame, blended over
+  ``PINNED_FRAMES``), and **retiming** to 24 fps by flow interpolation for models with another
+  rate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from inbetween.engines.base import EngineRequest, ProgressCallback
+from inbetween.errors import ModelUnavailable, OutOfMemory
+from inbetween.settings import Lora, Settings, parse_loras
+
+__all__ = ["INSTALL_HINT", "PINNED_FRAMES", "RUN", "Lora", "ModelConfig", "apply_speedups",
+           "diffusion_installed", "drift", "fit_size", "free_memory", "load", "out_of_memory",
+           "parse_loras", "pin", "place", "raise_out_of_memory", "retimed", "source_of",
+           "step_callback", "torch_dtype", "unload", "warm"]
+
+INSTALL_HINT = "pip install 'inbetween[diffusion]'"
+PINNED_FRAMES = 6  # output frames over which each end is blended into its keyframe
+RUN = threading.Lock()  # one diffusion job at a time per process, whatever the concurrency
+QUANTIZERS = {"fp8": "Float8DynamicActivationFloat8WeightConfig",
+              "int8": "Int8WeightOnlyConfig"}
+"""torchao configurations by ``INBETWEEN_DIFFUSION_QUANTIZE`` value."""
+
+_lock = threading.Lock()
+_loaded: dict[tuple[object, ...], Any] = {}
+
+
+def diffusion_installed() -> bool:
+    """Whether torch and diffusers can be imported (without importing them)."""
+    from importlib.util import find_spec
+
+    return all(find_spec(name) is not None for name in ("torch", "diffusers", "transformers"))
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One model of the family: where it lives and how it is sped up."""
+
+    engine: str  # the model name clients ask for, e.g. inbetween/ltx2
+    setting: str  # the setting naming its folder, e.g. INBETWEEN_LTX2_MODEL
+    source: str
+    denoisers: tuple[str, ...]  # the pipeline's transformer attributes
+    loras: tuple[Lora, ...] = ()
+    lora_setting: str = ""
+    first_block_cache: float = 0.0  # threshold; 0: off
+
+    def key(self, settings: Settings) -> tuple[object, ...]:
+        return (self, settings.diffusion_device, settings.diffusion_dtype,
+                settings.diffusion_offload, settings.diffusion_vae_tiling,
+                settings.allow_model_download, settings.diffusion_attention,
+                settings.diffusion_quantize, settings.diffusion_compile)
+
+
+def load(config: ModelConfig, settings: Settings, build: Callable[[], Any]) -> Any:
+    """The process's pipeline for ``config``, built on first use; loading another model
+    drops the one held (one model per process)."""
+    key = config.key(settings)
+    with _lock:
+        if key not in _loaded:
+            _loaded.clear()
+            free_memory()
+            _loaded[key] = build()
+        return _loaded[key]
+
+
+def unload() -> None:
+    with _lock:
+        _loaded.clear()
+
+
+def source_of(config: ModelConfig, settings: Settings) -> tuple[str, dict[str, Any]]:
+    """Where ``from_pretrained`` loads the model from, and the options that keep it offline
+    unless downloading is allowed; ``ModelUnavailable`` when the folder is missing."""
+    local = Path(config.source).expanduser()
+    if not local.is_dir() and not settings.allow_model_download:
+        raise ModelUnavailable(
+            f"no model for {config.engine} at {config.source!r} on this worker, and "
+            f"downloading is off: save the model there with save_pretrained (see "
+            f"docs/diffusion.md), fix {config.setting}, or set "
+            "INBETWEEN_ALLOW_MODEL_DOWNLOAD=true")
+    where = str(local) if local.is_dir() else config.source
+    return where, {"local_files_only": not settings.allow_model_download}
+
+
+def torch_dtype(name: str) -> Any:
+    import torch
+
+    dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16,
+             "float32": torch.float32}.get(name)
+    if dtype is None:
+        raise ModelUnavailable(f"INBETWEEN_DIFFUSION_DTYPE={name!r}: use bfloat16, float16 or "
+                               "float32")
+    return dtype
+
+
+def device_of(settings: Settings) -> str:
+    import torch
+
+    return settings.diffusion_device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def place(pipe: Any, settings: Settings) -> Any:
+    """Move ``pipe`` to its device (or set up offloading), tile the VAE, silence the bar."""
+    device = device_of(settings)
+    if settings.diffusion_offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif settings.diffusion_offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    if settings.diffusion_vae_tiling:
+        pipe.vae.enable_tiling()
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def apply_speedups(pipe: Any, config: ModelConfig, settings: Settings) -> None:
+    """LoRAs fused → quantization → attention backend → first-block cache → compile."""
+    denoisers = [getattr(pipe, name) for name in config.denoisers
+                 if getattr(pipe, name, None) is not None]
+    if config.loras:
+        _fuse_loras(pipe, config)
+    if settings.diffusion_quantize != "none":
+        import torchao.quantization as quantization
+
+        make = getattr(quantization, QUANTIZERS[settings.diffusion_quantize])
+        for denoiser in denoisers:
+            quantization.quantize_(denoiser, make())
+    if settings.diffusion_attention != "native":
+        for denoiser in denoisers:
+            denoiser.set_attention_backend(settings.diffusion_attention)
+    if config.first_block_cache > 0:
+        from diffusers.hooks import FirstBlockCacheConfig
+
+        for denoiser in denoisers:
+            denoiser.enable_cache(FirstBlockCacheConfig(threshold=config.first_block_cache))
+    if settings.diffusion_compile:
+        for denoiser in denoisers:
+            denoiser.compile_repeated_blocks(fullgraph=True)
+
+
+def _fuse_loras(pipe: Any, config: ModelConfig) -> None:
+    names = [f"lora{i}" for i in range(len(config.loras))]
+    try:
+        for name, lora in zip(names, config.loras, strict=True):
+            pipe.load_lora_weights(lora.path, adapter_name=name)
+            if "transformer_2" in config.denoisers and pipe.transformer_2 is not None:
+                pipe.load_lora_weights(lora.path, adapter_name=name,
+                                       load_into_transformer_2=True)
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        raise ModelUnavailable(f"{config.lora_setting}: a LoRA could not be loaded into "
+                               f"{config.engine}: {e}") from e
+    pipe.set_adapters(names, adapter_weights=[lora.scale for lora in config.loras])
+    components = [name for name in config.denoisers if getattr(pipe, name, None) is not None]
+    pipe.fuse_lora(components=components, lora_scale=1.0, adapter_names=names)
+    pipe.unload_lora_weights()  # the fused weights stay; the PEFT layers go
+
+
+def fit_size(width: int, height: int, max_area: int, multiple: int) -> tuple[int, int]:
+    """The largest (w, h) within ``max_area`` with the output's aspect, sides multiples of
+    ``multiple`` (and never larger than the output)."""
+    scale = min(1.0, math.sqrt(max_area / (width * height)))
+    w = max(multiple, int(width * scale) // multiple * multiple)
+    h = max(multiple, int(height * scale) // multiple * multiple)
+    return w, h
+
+
+def step_callback(report: ProgressCallback, steps: int, start: float = 0.05,
+                  end: float = 0.9) -> Callable[..., dict[str, Any]]:
+    """A ``callback_on_step_end`` reporting ``start``–``end`` over ``steps`` steps. Raising
+    in ``report`` (a cancelled or lost job) stops within the step: diffusers' own interrupt
+    flag would still run the whole VAE decode."""
+
+    def on_step(_pipe: Any, index: int, _t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        report(start + (end - start) * min(1.0, (index + 1) / steps))
+        return kwargs
+
+    return on_step
+
+
+class _WarmedUp(Exception):
+    pass
+
+
+def warm(engine: Any) -> None:
+    """Load ``engine``'s model and run the first denoising step of a default request (8 s,
+    720p, 16:9) — no decode — so that ``torch.compile`` has compiled before the first job."""
+    request = EngineRequest(prompt="warm-up", width=1280, height=720, fps=24,
+                            frame_count=192, seed=0, generate_audio=False)
+    image = np.zeros((720, 1280, 3), np.uint8)
+
+    def first_step_only(fraction: float) -> None:
+        if fraction > 0.05:
+            raise _WarmedUp
+
+    with contextlib.suppress(_WarmedUp):
+        engine.render(request, image, image, first_step_only)
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is the accelerator (or host) running out of memory."""
+    try:
+        import torch
+
+        if isinstance(error, torch.OutOfMemoryError):
+            return True
+    except (ImportError, AttributeError):
+        pass
+    return isinstance(error, MemoryError) or "out of memory" in str(error).lower()
+
+
+def free_memory() -> None:
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+    except ImportError:
+        return
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def raise_out_of_memory(error: BaseException, device: object, what: str, advice: str) -> None:
+    """Re-raise ``error`` as ``OutOfMemory`` (after freeing the cache) when it is one."""
+    if out_of_memory(error):
+        free_memory()
+        raise OutOfMemory(f"the {device} ran out of memory {what}: {advice}") from error
+
+
+def drift(frame: np.ndarray, target: np.ndarray) -> float:
+    """Mean absolute difference (0–255) between a generated frame and its input."""
+    big = cv2.resize(frame, (target.shape[1], target.shape[0]), interpolation=cv2.INTER_CUBIC)
+    return round(float(np.abs(big.astype(np.float32) - target.astype(np.float32)).mean()), 2)
+
+
+def pin(frame: np.ndarray, i: int, count: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Blend the first and last ``PINNED_FRAMES`` into the keyframes (weight 1 at the ends);
+    ``frame``, ``a`` and ``b`` share one layout (RGB or I420)."""
+    for distance, key in ((i, a), (count - 1 - i, b)):
+        if distance < PINNED_FRAMES:
+            weight = 1.0 - distance / PINNED_FRAMES
+            if weight >= 1.0:
+                return key.copy()
+            frame = cv2.addWeighted(key, weight, frame, 1.0 - weight, 0.0)
+    return frame
+
+
+def retimed(generated: list[np.ndarray], a: np.ndarray, b: np.ndarray,
+            request: EngineRequest) -> Iterator[np.ndarray]:
+    """``request.frame_count`` I420 frames at the output size: each lies between two generated
+    frames and is synthesised from them by flow interpolation; the ends are pinned."""
+    from inbetween.engines.keyframe.flow import Synthesiser, estimate_motion
+    from inbetween.media.yuv import rgb_to_i420
+
+    size = (request.width, request.height)
+    count, last_index = request.frame_count, len(generated) - 1
+    a, b = rgb_to_i420(a), rgb_to_i420(b)  # the synthesised frames are I420 too
+    pair: tuple[int, Synthesiser] | None = None
+    for i in range(count):
+        position = i / (count - 1) * last_index
+        k = min(int(position), last_index - 1)
+        if pair is None or pair[0] != k:
+            left = cv2.resize(generated[k], size, interpolation=cv2.INTER_CUBIC)
+            right = cv2.resize(generated[k + 1], size, interpolation=cv2.INTER_CUBIC)
+            pair = (k, Synthesiser(estimate_motion(left, right, use_camera=False)))
+        frame = pair[1](position - k)
+        yield pin(frame, i, count, a, b)
