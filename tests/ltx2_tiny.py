@@ -82,6 +82,9 @@ def save_tiny_ltx2(folder: Path) -> Path:
         hidden_channels=32, out_channels=2, upsample_kernel_sizes=[8, 8, 20],
         upsample_factors=[4, 4, 10], resnet_kernel_sizes=[3], resnet_dilations=[[1, 3, 5]],
         leaky_relu_negative_slope=0.1, output_sampling_rate=VOCODER_RATE)
+    with torch.no_grad():  # a sound at speech-like level (random weights are ~20 dB quieter)
+        vocoder.conv_out.weight.mul_(8.0)
+        vocoder.conv_out.bias.zero_()
     pipe = LTX2ConditionPipeline(
         scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, audio_vae=audio_vae,
         text_encoder=text_encoder, tokenizer=tokenizer, connectors=connectors,
