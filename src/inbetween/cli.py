@@ -59,7 +59,7 @@ def _check_engines(settings: Any) -> None:
 
 
 def _fail(message: str, code: int = 2) -> Any:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)  # one line
     raise typer.Exit(code)
 
 
