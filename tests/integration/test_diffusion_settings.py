@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 
 from inbetween.engines.base import EngineRequest
 from inbetween.settings import Lora, Settings, parse_loras
+from tests.diffusion import one_thread  # noqa: F401  (autouse)
 from tests.lora_tiny import save_tiny_lora
 from tests.ltx2_tiny import save_tiny_ltx2
 from tests.wan_tiny import save_tiny_wan22
@@ -28,7 +28,6 @@ if not os.environ.get("INBETWEEN_REQUIRE_SERVICES"):
     pytest.importorskip("diffusers", reason="the diffusion extra is not installed "
                         "(pip install '.[diffusion]'; `make test` installs it)")
 
-import torch
 
 from inbetween.engines import registry
 from inbetween.engines.diffusion import runtime
@@ -38,13 +37,6 @@ from inbetween.engines.wan.engine import Wan22Engine
 
 REQUEST = EngineRequest(prompt="a slow push in", width=128, height=72, fps=24, frame_count=96,
                         seed=3, generate_audio=False)
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    torch.set_num_threads(1)
-    yield
-    runtime.unload()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ progress, cancel, missing model, out of memory, and the API around it."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from inbetween.media.audio import SAMPLE_RATE, true_peak_db
 from inbetween.media.images import fit_to_canvas
 from inbetween.settings import Settings
 from tests.conftest import data_url, psnr
+from tests.diffusion import one_thread  # noqa: F401  (autouse)
 from tests.helpers import decode_mp4
 from tests.integration.conftest import Api
 from tests.lora_tiny import save_tiny_lora
@@ -37,13 +38,6 @@ from inbetween.engines.diffusion.ltx2 import LTX2Engine, plan
 MAX_AREA = 128 * 64  # → 96×64 for a 16:9 output: a 3×2 latent (the VAE divides by 32)
 REQUEST = EngineRequest(prompt="a slow push in", width=128, height=72, fps=24, frame_count=96,
                         seed=3, generate_audio=True)
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    torch.set_num_threads(1)
-    yield
-    runtime.unload()
 
 
 @pytest.fixture(scope="module")

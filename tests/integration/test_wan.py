@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from inbetween.media.images import fit_to_canvas
 from inbetween.media.yuv import rgb_to_i420
 from inbetween.settings import Settings
 from tests.conftest import data_url, psnr
+from tests.diffusion import one_thread  # noqa: F401  (autouse)
 from tests.helpers import decode_mp4
 from tests.integration.conftest import Api
 from tests.wan_tiny import save_tiny_wan
@@ -31,13 +32,6 @@ import torch
 
 from inbetween.engines.wan import loader
 from inbetween.engines.wan.engine import WanEngine, model_frames, model_size
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    torch.set_num_threads(1)
-    yield
-    loader.unload()
 
 
 @pytest.fixture(scope="module")

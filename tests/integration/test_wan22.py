@@ -5,7 +5,7 @@ LoRAs fused into both experts, progress, cancel, OOM, the TI2V refusal, and the 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from inbetween.media.images import fit_to_canvas
 from inbetween.media.yuv import rgb_to_i420
 from inbetween.settings import Settings
 from tests.conftest import data_url
+from tests.diffusion import one_thread  # noqa: F401  (autouse)
 from tests.integration.conftest import Api
 from tests.lora_tiny import save_tiny_lora
 from tests.wan_tiny import save_tiny_wan22
@@ -33,13 +34,6 @@ from inbetween.engines.wan.engine import Wan22Engine, model_size
 
 REQUEST = EngineRequest(prompt="a slow push in", width=128, height=72, fps=24, frame_count=96,
                         seed=3, generate_audio=False)
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    torch.set_num_threads(1)
-    yield
-    runtime.unload()
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ ceiling. 48 kHz stereo float32, exactly the clip's length.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "SAMPLE_RATE",
     "TRUE_PEAK_DBTP",
     "Soundtrack",
+    "in_background",
     "master_model_audio",
     "preload",
     "soundtrack",
@@ -332,15 +334,20 @@ def preload() -> None:
     import scipy.signal  # noqa: F401
 
 
-def start_soundtrack(prompt: str, seconds: float, seed: int) -> Future[Soundtrack]:
-    """``soundtrack`` in a background thread, so it is made while frames are rendered."""
+def in_background(make: Callable[[], Soundtrack], name: str) -> Future[Soundtrack]:
+    """``make()`` in a background thread, so the track is made while frames are rendered."""
     future: Future[Soundtrack] = Future()
 
     def run() -> None:
         try:
-            future.set_result(soundtrack(prompt, seconds, seed))
+            future.set_result(make())
         except BaseException as e:  # handed to whoever waits for the result
             future.set_exception(e)
 
-    threading.Thread(target=run, name="soundtrack", daemon=True).start()
+    threading.Thread(target=run, name=name, daemon=True).start()
     return future
+
+
+def start_soundtrack(prompt: str, seconds: float, seed: int) -> Future[Soundtrack]:
+    """``soundtrack`` in a background thread, so it is made while frames are rendered."""
+    return in_background(lambda: soundtrack(prompt, seconds, seed), "soundtrack")

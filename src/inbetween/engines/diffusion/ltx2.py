@@ -22,7 +22,6 @@ the model's own synchronised sound (speech included).
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any
@@ -35,7 +34,7 @@ from inbetween.engines.diffusion import runtime
 from inbetween.engines.diffusion.runtime import ModelConfig
 from inbetween.errors import ModelUnavailable
 from inbetween.jobs.models import Stage
-from inbetween.media.audio import Soundtrack, master_model_audio
+from inbetween.media.audio import Soundtrack, in_background, master_model_audio
 from inbetween.media.images import fit_to_canvas
 from inbetween.settings import Settings
 
@@ -122,22 +121,20 @@ class LTX2Engine:
             w, h, upsample = plan(request.width, request.height, settings.ltx2_max_area,
                                   upsampler is not None)
             report(0.02)
-            try:
+            with runtime.out_of_memory_is_a_job_error(
+                    pipe.device, f"generating {frames} frames at {w}×{h}",
+                    "lower INBETWEEN_LTX2_MAX_AREA, or set INBETWEEN_DIFFUSION_OFFLOAD=model "
+                    "and INBETWEEN_DIFFUSION_VAE_TILING=true"):
                 video, wave = _generate(pipe, upsampler if upsample else None, request, a, b,
                                         w, h, frames, steps, guidance, report)
-            except Exception as e:
-                runtime.raise_out_of_memory(
-                    e, pipe.device, f"generating {frames} frames at {w}×{h}",
-                    "lower INBETWEEN_LTX2_MAX_AREA, or set INBETWEEN_DIFFUSION_OFFLOAD=model "
-                    "and INBETWEEN_DIFFUSION_VAE_TILING=true")
-                raise
             rate = int(pipe.vocoder.config.output_sampling_rate)
         report(1.0)
         # drop generated frame count − 1: the output ends on the last conditioned frame
         generated = [*video[: count - 1], video[frames - 1]]
         sound: Future[Soundtrack] | None = None
-        if wave is not None:
-            sound = _mastered(wave, rate, count / FPS)
+        if wave is not None:  # mastered while the frames are encoded
+            sound = in_background(lambda: master_model_audio(wave, rate, count / FPS),
+                                  "model-audio")
         meta: dict[str, object] = {
             "model": (settings.ltx2_model or "").rstrip("/").rsplit("/", 1)[-1],
             "model_size": [w * 2, h * 2] if upsample else [w, h],
@@ -162,20 +159,6 @@ def _output(generated: list[np.ndarray], a: np.ndarray, b: np.ndarray,
         if frame.shape[1::-1] != size:
             frame = cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC)
         yield runtime.pin(frame, i, len(generated), a, b)
-
-
-def _mastered(wave: np.ndarray, rate: int, seconds: float) -> Future[Soundtrack]:
-    """The model's sound mastered in a background thread, while the frames are encoded."""
-    future: Future[Soundtrack] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(master_model_audio(wave, rate, seconds))
-        except BaseException as e:  # handed to whoever waits for the result
-            future.set_exception(e)
-
-    threading.Thread(target=run, name="model-audio", daemon=True).start()
-    return future
 
 
 def _guidance(guidance: float) -> dict[str, float]:

@@ -37,7 +37,7 @@ from inbetween.settings import Lora, Settings, parse_loras
 
 __all__ = ["INSTALL_HINT", "PINNED_FRAMES", "RUN", "Lora", "ModelConfig", "apply_speedups",
            "diffusion_installed", "drift", "fit_size", "free_memory", "load", "out_of_memory",
-           "parse_loras", "pin", "place", "raise_out_of_memory", "retimed", "source_of",
+           "out_of_memory_is_a_job_error", "parse_loras", "pin", "place", "retimed", "source_of",
            "step_callback", "torch_dtype", "unload", "warm"]
 
 INSTALL_HINT = "pip install 'inbetween[diffusion]'"
@@ -247,11 +247,17 @@ def free_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def raise_out_of_memory(error: BaseException, device: object, what: str, advice: str) -> None:
-    """Re-raise ``error`` as ``OutOfMemory`` (after freeing the cache) when it is one."""
-    if out_of_memory(error):
-        free_memory()
-        raise OutOfMemory(f"the {device} ran out of memory {what}: {advice}") from error
+@contextlib.contextmanager
+def out_of_memory_is_a_job_error(device: object, what: str, advice: str) -> Iterator[None]:
+    """Running out of memory inside becomes ``OutOfMemory`` (after freeing the cache): the
+    job ends with ``advice``, the worker goes on."""
+    try:
+        yield
+    except Exception as e:
+        if out_of_memory(e):
+            free_memory()
+            raise OutOfMemory(f"the {device} ran out of memory {what}: {advice}") from e
+        raise
 
 
 def drift(frame: np.ndarray, target: np.ndarray) -> float:

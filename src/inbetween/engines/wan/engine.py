@@ -88,15 +88,12 @@ class WanEngine:
         with runtime.RUN:
             pipe = self.load()
             report(0.02)
-            try:
+            with runtime.out_of_memory_is_a_job_error(
+                    pipe.device, f"generating {frames} frames at {w}×{h}",
+                    "lower INBETWEEN_DIFFUSION_MAX_AREA or INBETWEEN_DIFFUSION_MAX_FRAMES, or "
+                    "set INBETWEEN_DIFFUSION_OFFLOAD"):
                 video = _generate(pipe, request, a, b, w, h, frames, self.steps, self.guidance,
                                   report)
-            except Exception as e:
-                runtime.raise_out_of_memory(
-                    e, pipe.device, f"generating {frames} frames at {w}×{h}",
-                    "lower INBETWEEN_DIFFUSION_MAX_AREA or INBETWEEN_DIFFUSION_MAX_FRAMES, or "
-                    "set INBETWEEN_DIFFUSION_OFFLOAD")
-                raise
         report(1.0)
         generated = [np.ascontiguousarray(f) for f in video]
         sound = None
