@@ -3,7 +3,9 @@ scikit-image (they load offline).
 
 A case renders the frame at any t in [0, 1]: a linear camera path (pan in px, zoom factor,
 rotation in degrees, all linear in t, about the canvas centre) over an upscaled photo, and
-optionally an independently moving object (a disc cut from another photo) on a straight line.
+optionally independently moving objects (discs cut from another photo) on straight lines —
+one may start or end outside the frame. ``object_at(k, t)`` is where object k's centre is, in
+canvas pixels, and ``object_mask(k, t)`` the pixels it covers: the tests' ground truth.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["CASES", "Case"]
+__all__ = ["CASES", "INDEPENDENT", "Case"]
 
 
 def _photo(name: str) -> np.ndarray:
@@ -21,6 +23,11 @@ def _photo(name: str) -> np.ndarray:
 
     image: np.ndarray = getattr(data, name)()
     return image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+
+
+_DISCS = (("coffee", slice(100, 300), slice(200, 400)),
+          ("astronaut", slice(20, 220), slice(160, 360)))
+"""Where each moving object's picture is cut from (photo, rows, columns)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,15 @@ class Case:
     rotation: float = 0.0  # degrees at t = 1
     object_from: tuple[float, float] | None = None  # centre at t = 0, canvas fractions
     object_to: tuple[float, float] | None = None
+    more_objects: tuple[tuple[tuple[float, float], tuple[float, float]], ...] = ()
+    object_size: float = 0.25  # disc diameter, a fraction of the canvas height
+
+    @property
+    def objects(self) -> tuple[tuple[tuple[float, float], tuple[float, float]], ...]:
+        """(centre at t = 0, centre at t = 1) of every moving object, canvas fractions."""
+        first = () if self.object_from is None or self.object_to is None else (
+            (self.object_from, self.object_to),)
+        return (*first, *self.more_objects)
 
     def renderer(self, width: int, height: int) -> Renderer:
         return Renderer(self, width, height)
@@ -43,14 +59,33 @@ class Renderer:
         photo = _photo(case.photo)
         cover = 1.6 * max(width / photo.shape[1], height / photo.shape[0])
         self.source = cv2.resize(photo, None, fx=cover, fy=cover, interpolation=cv2.INTER_CUBIC)
-        self.disc = None
-        if case.object_from is not None:
-            patch = cv2.resize(_photo("coffee")[100:300, 200:400], (height // 4, height // 4),
+        self.discs: list[tuple[np.ndarray, np.ndarray]] = []
+        side = round(height * case.object_size) // 2 * 2
+        for k in range(len(case.objects)):  # each object its own picture
+            photo, rows, cols = _DISCS[k % len(_DISCS)]
+            patch = cv2.resize(_photo(photo)[rows, cols], (side, side),
                                interpolation=cv2.INTER_AREA)
             mask = np.zeros(patch.shape[:2], np.uint8)
             r = patch.shape[0] // 2
             cv2.circle(mask, (r, r), r - 2, 255, -1)
-            self.disc = (patch, mask)
+            self.discs.append((patch, mask))
+
+    def object_at(self, k: int, t: float) -> tuple[float, float]:
+        """Object ``k``'s centre at ``t``, in canvas pixels."""
+        (x0, y0), (x1, y1) = self.case.objects[k]
+        width, height = self.size
+        return ((x0 + (x1 - x0) * t) * width, (y0 + (y1 - y0) * t) * height)
+
+    def object_mask(self, k: int, t: float) -> np.ndarray:
+        """The canvas pixels object ``k`` covers at ``t`` (bool)."""
+        return self._placed(self.discs[k][1], k, t) > 127
+
+    def _placed(self, image: np.ndarray, k: int, t: float) -> np.ndarray:
+        cx, cy = self.object_at(k, t)
+        side = image.shape[0]
+        place = np.float64([[1, 0, cx - side / 2], [0, 1, cy - side / 2]])
+        placed: np.ndarray = cv2.warpAffine(image, place, self.size, flags=cv2.INTER_LINEAR)
+        return placed
 
     def frame(self, t: float) -> np.ndarray:
         c = self.case
@@ -62,15 +97,9 @@ class Renderer:
         matrix[1, 2] += height / 2 - sh / 2 + c.pan[1] * t
         out = cv2.warpAffine(self.source, matrix, (width, height), flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REFLECT)
-        if self.disc is not None and c.object_from and c.object_to:
-            patch, mask = self.disc
-            fx = c.object_from[0] + (c.object_to[0] - c.object_from[0]) * t
-            fy = c.object_from[1] + (c.object_to[1] - c.object_from[1]) * t
-            place = np.float64([[1, 0, fx * width - patch.shape[1] / 2],
-                                [0, 1, fy * height - patch.shape[0] / 2]])
-            layer = cv2.warpAffine(patch, place, (width, height), flags=cv2.INTER_LINEAR)
-            alpha = cv2.warpAffine(mask, place, (width, height), flags=cv2.INTER_LINEAR)
-            a = (alpha.astype(np.float32) / 255.0)[..., None]
+        for k, (patch, mask) in enumerate(self.discs):
+            layer = self._placed(patch, k, t)
+            a = (self._placed(mask, k, t).astype(np.float32) / 255.0)[..., None]
             out = (out * (1 - a) + layer * a + 0.5).astype(np.uint8)
         return out
 
@@ -83,4 +112,15 @@ CASES = (
     Case("pan+zoom+rotate", "rocket", pan=(-50.0, 30.0), zoom=0.85, rotation=-6.0),
     Case("moving object", "chelsea", pan=(-40.0, 0.0), object_from=(0.35, 0.6),
          object_to=(0.45, 0.55)),
+    # independent motion: objects travelling far, each with a camera move under it
+    Case("object over sky", "rocket", pan=(-60.0, 0.0), zoom=1.05, object_from=(0.15, 0.2),
+         object_to=(0.78, 0.26), object_size=0.2),
+    Case("object over texture", "astronaut", pan=(50.0, -20.0), object_from=(0.2, 0.62),
+         object_to=(0.82, 0.5)),
+    Case("two objects", "chelsea", pan=(-40.0, 10.0), object_from=(0.18, 0.3),
+         object_to=(0.75, 0.35), more_objects=(((0.82, 0.72), (0.3, 0.66)),), object_size=0.2),
+    Case("object entering", "astronaut", pan=(40.0, 0.0), object_from=(-0.1, 0.45),
+         object_to=(0.06, 0.45)),
 )
+INDEPENDENT = ("object over sky", "object over texture", "two objects", "object entering")
+"""The cases with objects travelling far (issue 16's targets)."""

@@ -87,6 +87,9 @@ class KeyframeEngine:
                            "found": motion.camera.found},
                 "timing": shot.pace,
                 "cues": list(shot.cues),
+                # things that move on their own: matched, appeared or vanished, with their
+                # boxes in each keyframe (output pixels)
+                "objects": motion.objects() if morph else [],
             },
         )
 

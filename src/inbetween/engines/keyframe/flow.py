@@ -11,6 +11,13 @@ occlusion-aware synthesis of the frames between them.
    follows the quadratic flow approximation of Jiang et al. (Super SloMo), both keyframes are
    warped to t and blended with weights (1−t)·visibility and t·visibility.
 
+5. Things that move on their own (``layers``): regions neither the camera nor the flow
+   explain are matched across any distance; near them the residual flow is switched off (the
+   background follows the camera, never dragged toward an object), each keyframe's object
+   pixels get no weight (the hole is filled with the background the other keyframe shows),
+   and the object is drawn over the frame as a feathered sprite travelling along its own
+   similarity path (``Sprite``), or sliding out/in through the frame edge, or fading.
+
 Frames are made in I420 (``media.yuv``), the encoder's layout: luma at full size, chroma and
 visibility at half size, sampled with the map that is computed at half size anyway. That
 blends half the samples of RGB and leaves the encoder no colour conversion to do.
@@ -22,10 +29,11 @@ import cv2
 import numpy as np
 
 from inbetween.engines.keyframe.camera import Camera, estimate_camera
+from inbetween.engines.keyframe.layers import Layer, find_layers, grown, objects_near
 from inbetween.engines.keyframe.pair import KeyframePair
 from inbetween.media.yuv import planes, rgb_to_i420
 
-__all__ = ["Motion", "Synthesiser", "estimate_motion", "synthesise"]
+__all__ = ["Motion", "Sprite", "Synthesiser", "estimate_motion", "synthesise"]
 
 _FLOW_MAX_SIDE = 960  # motion is estimated at most at this size, then scaled up
 _OCCLUSION_PX = 1.5  # forward–backward mismatch (working-scale px) at which visibility halves
@@ -55,7 +63,8 @@ class Motion:
     """
 
     def __init__(self, first: np.ndarray, last: np.ndarray, camera: Camera, forward: np.ndarray,
-                 backward: np.ndarray, visible0: np.ndarray, visible1: np.ndarray) -> None:
+                 backward: np.ndarray, visible0: np.ndarray, visible1: np.ndarray,
+                 layers: list[Layer] | None = None) -> None:
         height, width = first.shape[:2]
         small_h, small_w = forward.shape[:2]
         self.size, self.camera = (width, height), camera
@@ -96,6 +105,14 @@ class Motion:
         self.path = (cv2.merge([base0, base1 + g01]),
                      cv2.merge([-f01, -2 * g01 - g10]),
                      cv2.merge([f01 + f10, g01 + g10]))
+        self.layers = layers or []
+        self.sprites = [Sprite(self, layer) for layer in self.layers]
+
+    def objects(self) -> list[dict[str, object]]:
+        """What the engine understood: each object's state and its box in each keyframe
+        ([x, y, w, h] in output pixels; None where it is absent)."""
+        return [{"state": sprite.layer.state, "first_box": sprite.box(0),
+                 "last_box": sprite.box(1)} for sprite in self.sprites]
 
     def view_to_grid(self, t: float, bump: np.ndarray | None = None) -> np.ndarray:
         """2×3 map: a full-size pixel of the frame at ``t`` → its padded-grid position.
@@ -130,8 +147,10 @@ def _with_alpha(i420: np.ndarray, visible: np.ndarray) -> np.ndarray:
     return chroma
 
 
-def estimate_motion(first: np.ndarray, last: np.ndarray, *, use_camera: bool = True) -> Motion:
-    """Camera, residual flows and visibilities of a pair of same-sized RGB keyframes."""
+def estimate_motion(first: np.ndarray, last: np.ndarray, *, use_camera: bool = True,
+                    find_objects: bool = True) -> Motion:
+    """Camera, residual flows, visibilities and independently moving objects (unless
+    ``find_objects`` is off) of a pair of same-sized RGB keyframes."""
     h, w = first.shape[:2]
     scale = min(1.0, _FLOW_MAX_SIDE / max(h, w))
     small = (max(8, round(w * scale)), max(8, round(h * scale)))
@@ -158,9 +177,27 @@ def estimate_motion(first: np.ndarray, last: np.ndarray, *, use_camera: bool = T
         trust = cv2.blur(cv2.erode(covered, np.ones((9, 9), np.uint8)), (17, 17))[..., None]
         forward *= trust
         backward *= trust
+    layers: list[Layer] = []
+    if find_objects:  # in colour: an object can have the grey of the ground it crosses
+        colour0, colour1 = (cv2.resize(img, small, interpolation=cv2.INTER_AREA)
+                            for img in (first, last))
+        if camera.found:
+            colour1 = cv2.warpAffine(colour1, camera.matrix(), small,
+                                     flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                     borderMode=cv2.BORDER_REPLICATE)
+        layers = find_layers(colour0, colour1, forward, backward, covered)
+    if layers:  # near the objects the background follows the camera alone
+        keep = 1.0 - objects_near(layers, grey0.shape, margin=0.015 * small[0])
+        forward *= keep[..., None]
+        backward *= keep[..., None]
     visible0 = _visibility(forward, backward, covered)
     visible1 = _visibility(backward, forward)
-    return Motion(first, last, camera, forward, backward, visible0, visible1)
+    for layer in layers:  # an object's own pixels (and its soft edge): the other keyframe
+        for mask, visible in ((layer.mask0, visible0), (layer.mask1, visible1)):  # shows
+            if mask is not None:  # what is behind
+                np.minimum(visible, 1.0 - grown(mask.astype(np.float32), 0.004 * small[0]),
+                           out=visible)
+    return Motion(first, last, camera, forward, backward, visible0, visible1, layers)
 
 
 def _visibility(there: np.ndarray, back: np.ndarray,
@@ -252,6 +289,8 @@ class Synthesiser(KeyframePair):
         cv2.blendLinear(self._chroma[0], self._chroma[1], self._weight[0], self._weight[1],
                         dst=self._blended)
         cv2.mixChannels([self._blended], [u, v], [0, 0, 1, 1])
+        for sprite in m.sprites:
+            sprite.draw(frame, t, bump)
         return frame
 
     def _warp(self, k: int, time_weight: float) -> None:
@@ -268,3 +307,205 @@ class Synthesiser(KeyframePair):
                      dst=self._weight[k], dtype=cv2.CV_32F)
         cv2.resize(self._weight[k], size, dst=self._full_weight[k],
                    interpolation=cv2.INTER_LINEAR)
+
+
+def _smoothstep(x: float) -> float:
+    x = min(1.0, max(0.0, x))
+    return x * x * (3 - 2 * x)
+
+
+_FADE = (0.35, 0.65)  # the span of t over which an object appears or vanishes in place
+
+
+class Sprite:
+    """One object drawn over the frames: its pixels and matte cut from the keyframe(s) that
+    show it (full size, I420), placed at t by its own path composed with the camera's.
+
+    A matched object's two cut-outs are both carried along its path, the first one's weight
+    going from 1 to 0 as the last one's goes from 0 to 1; one that vanishes (appears) is cut
+    from the first (last) keyframe only and slides out (in) through the edge it touches, or
+    fades over ``_FADE``.
+    """
+
+    def __init__(self, motion: Motion, layer: Layer) -> None:
+        self.layer, self.motion = layer, motion
+        width, height = motion.size
+        small = layer.mask0 if layer.mask0 is not None else layer.mask1
+        assert small is not None
+        small_h, small_w = small.shape
+        camera = np.vstack([motion.camera.matrix(), [0, 0, 1]])
+        self.cuts: list[tuple[int, tuple[int, int], tuple[np.ndarray, ...]] | None] = []
+        for k, mask in ((0, layer.mask0), (1, layer.mask1)):
+            if mask is None:
+                self.cuts.append(None)
+                continue
+            matte = mask.astype(np.float32)
+            if k == 1 and motion.camera.found:  # into the last keyframe's own view
+                matte = cv2.warpAffine(matte, camera[:2], (small_w, small_h),
+                                       flags=cv2.INTER_LINEAR)
+            matte = cv2.resize(matte, (width, height), interpolation=cv2.INTER_LINEAR)
+            feather = max(3, round(width / 400)) | 1  # a soft edge of a few pixels
+            self.cuts.append(self._cut(k, cv2.GaussianBlur(matte, (feather, feather), 0)))
+        ys, xs = np.nonzero(small)
+        self.centre = complex(xs.mean(), ys.mean())  # working scale, first view
+        self.exit = (0.0, 0.0)
+        if layer.state != "matched":
+            self.exit = self._exit(width, height)
+        # keyframe pixel (full size) → its place in the first view, working scale
+        to_small = np.linalg.inv(motion.to_full)
+        self.own = (to_small, np.linalg.inv(camera) @ to_small)
+
+    def _exit(self, width: int, height: int) -> tuple[float, float]:
+        """The move (output pixels) that takes an object at the frame's edge — where the
+        keyframe that shows it has it — out through that edge, or (0, 0) when it is not at
+        one."""
+        box = self.box(0) or self.box(1)
+        if box is None or self.layer.edge is None:
+            return (0.0, 0.0)
+        x, y, w, h = box
+        return {"left": (-(x + w), 0.0), "right": (width - x, 0.0),
+                "top": (0.0, -(y + h)), "bottom": (0.0, height - y)}[self.layer.edge]
+
+    def _cut(self, k: int, matte: np.ndarray) -> tuple[int, tuple[int, int],
+                                                       tuple[np.ndarray, ...]] | None:
+        ys, xs = np.nonzero(matte > 0.02)
+        if xs.size == 0:
+            return None
+        height, width = matte.shape
+        x0, y0 = max(0, xs.min() - 2) // 2 * 2, max(0, ys.min() - 2) // 2 * 2
+        x1 = min(width, -(-(xs.max() + 3) // 2) * 2)
+        y1 = min(height, -(-(ys.max() + 3) // 2) * 2)
+        y, u, v = planes(self.motion.keyframes[k])
+        alpha = np.ascontiguousarray(matte[y0:y1, x0:x1], dtype=np.float32)
+        chroma = cv2.merge([u[y0 // 2:y1 // 2, x0 // 2:x1 // 2],
+                            v[y0 // 2:y1 // 2, x0 // 2:x1 // 2]]).astype(np.float32)
+        alpha_c = cv2.resize(alpha, (chroma.shape[1], chroma.shape[0]),
+                             interpolation=cv2.INTER_AREA)
+        return k, (x0, y0), (y[y0:y1, x0:x1].astype(np.float32), alpha, chroma, alpha_c)
+
+    def path(self, t: float) -> np.ndarray:
+        """3×3, working scale: the object's place in the first view → its place in the frame
+        at ``t`` (for an object only the last keyframe shows: from its place there).
+
+        A matched object's centre goes in a straight line across the screen, from where the
+        first keyframe shows it to where the last one does, turning and growing about itself
+        by its whole apparent change (its own motion and the camera's) raised to ``t``; one
+        in a single keyframe fades where the background (the camera) takes it, or, at the
+        frame's edge, slides across the screen out or in through that edge."""
+        layer, camera = self.layer, self.motion.camera
+        if layer.state == "matched":
+            c0 = self.centre
+            a = camera.a * layer.motion.a  # apparent rotation and scale, first → last
+            end = camera.a * (layer.motion.a * c0 + layer.motion.b) + camera.b
+            a_t = Camera(a, 0j).at(t)
+            centre = c0 + t * (end - c0)
+            a_t[:, 2] = [centre.real - (a_t[0, 0] * c0.real + a_t[0, 1] * c0.imag),
+                         centre.imag - (a_t[1, 0] * c0.real + a_t[1, 1] * c0.imag)]
+            return np.vstack([a_t, [0, 0, 1]])
+        if self.exit != (0.0, 0.0):  # on its own way across the screen, from (to) the place
+            return np.vstack([camera.at(1.0 if layer.state == "appeared" else 0.0),  # where
+                              [0, 0, 1]])  # the keyframe shows it: see ``slide``
+        return np.vstack([camera.at(t), [0, 0, 1]])
+
+    def slide(self, t: float) -> np.ndarray:
+        """3×3, output pixels: where an object at the frame's edge has got to at ``t`` on its
+        way out (vanishing) or in (appearing) through that edge."""
+        dx, dy = self.exit
+        share = t if self.layer.state == "vanished" else 1 - t
+        return np.array([[1, 0, dx * share], [0, 1, dy * share], [0, 0, 1]], np.float64)
+
+    def weight(self, k: int, t: float) -> float:
+        """How much cut ``k``'s colour counts at ``t`` (a matched object's two cuts
+        cross-fade; the opacity is their mattes' union)."""
+        layer = self.layer
+        if layer.state == "matched":
+            return 1 - t if k == 0 else t
+        return 1.0
+
+    def opacity(self, t: float) -> float:
+        layer = self.layer
+        if layer.state == "matched" or self.exit != (0.0, 0.0):
+            return 1.0
+        fade = _smoothstep((t - _FADE[0]) / (_FADE[1] - _FADE[0]))
+        return 1 - fade if layer.state == "vanished" else fade
+
+    def box(self, k: int) -> list[int] | None:
+        cut = self.cuts[k]
+        if cut is None:
+            return None
+        _, (x0, y0), (_, alpha, _, _) = cut
+        ys, xs = np.nonzero(alpha > 0.5)
+        if xs.size == 0:
+            return None
+        return [int(x0 + xs.min()), int(y0 + ys.min()), int(xs.max() - xs.min() + 1),
+                int(ys.max() - ys.min() + 1)]
+
+    def draw(self, frame: np.ndarray, t: float, bump: np.ndarray | None) -> None:
+        """Composite the object at ``t`` over the I420 ``frame`` (in place)."""
+        m = self.motion
+        width, height = m.size
+        view = m.to_full if self.layer.state == "matched" else self.slide(t) @ m.to_full
+        if bump is not None:
+            view = bump @ view
+        path = self.path(t)
+        if self.layer.state == "matched":  # the last keyframe's object, brought back by T⁻¹
+            back = np.linalg.inv(np.vstack([self.layer.motion.matrix(), [0, 0, 1]]))
+        else:
+            back = np.eye(3)
+        placed = []
+        opacity = self.opacity(t)
+        if opacity <= 0:
+            return
+        for k, cut in enumerate(self.cuts):
+            weight = self.weight(k, t)
+            if cut is None or weight <= 0:
+                continue
+            _, (x0, y0), pieces = cut
+            local = view @ path @ (back if k == 1 else np.eye(3)) @ self.own[k] @ np.array(
+                [[1, 0, x0], [0, 1, y0], [0, 0, 1]], np.float64)
+            placed.append((local, weight, pieces))
+        if not placed:
+            return
+        corners = np.array([[0, 0, 1], [1, 0, 1], [0, 1, 1], [1, 1, 1]], np.float64)
+        boxes = []
+        for local, _, (luma, *_rest) in placed:
+            h, w = luma.shape
+            boxes.append((local @ (corners * [w, h, 1]).T)[:2])
+        points = np.hstack(boxes)
+        left = max(0, int(np.floor(points[0].min())) // 2 * 2)
+        top = max(0, int(np.floor(points[1].min())) // 2 * 2)
+        right = min(width, -(-int(np.ceil(points[0].max() + 1)) // 2) * 2)
+        bottom = min(height, -(-int(np.ceil(points[1].max() + 1)) // 2) * 2)
+        if right <= left or bottom <= top:
+            return
+        size, half = (right - left, bottom - top), ((right - left) // 2, (bottom - top) // 2)
+        shift = np.array([[1, 0, -left], [0, 1, -top], [0, 0, 1]], np.float64)
+        # colour: the cuts weighted by weight × matte; opacity: the union of the mattes
+        luma_sum = np.zeros(size[::-1], np.float32)
+        weight_sum = np.full(size[::-1], 1e-6, np.float32)
+        alpha = np.zeros(size[::-1], np.float32)
+        chroma_sum = np.zeros((*half[::-1], 2), np.float32)
+        weight_c_sum = np.full(half[::-1], 1e-6, np.float32)
+        alpha_c = np.zeros(half[::-1], np.float32)
+        for local, weight, (luma, matte, chroma, matte_c) in placed:
+            full = (shift @ local)[:2]
+            sites = (np.linalg.inv(_CHROMA_SITES) @ shift @ local @ _CHROMA_SITES)[:2]
+            a = cv2.warpAffine(matte, full, size, flags=cv2.INTER_LINEAR)
+            luma_sum += cv2.warpAffine(luma, full, size, flags=cv2.INTER_LINEAR) * (a * weight)
+            weight_sum += a * weight
+            np.maximum(alpha, a, out=alpha)
+            a_c = cv2.warpAffine(matte_c, sites, half, flags=cv2.INTER_LINEAR)
+            chroma_sum += cv2.warpAffine(chroma, sites, half, flags=cv2.INTER_LINEAR) * (
+                a_c * weight)[..., None]
+            weight_c_sum += a_c * weight
+            np.maximum(alpha_c, a_c, out=alpha_c)
+        alpha *= opacity
+        alpha_c *= opacity
+        y, u, v = planes(frame)
+        roi = y[top:bottom, left:right]
+        roi[...] = np.clip(roi * (1 - alpha) + luma_sum / weight_sum * alpha + 0.5, 0, 255
+                           ).astype(np.uint8)
+        for c, plane in enumerate((u, v)):
+            croi = plane[top // 2:bottom // 2, left // 2:right // 2]
+            croi[...] = np.clip(croi * (1 - alpha_c) + chroma_sum[..., c] / weight_c_sum
+                                * alpha_c + 0.5, 0, 255).astype(np.uint8)
