@@ -2,13 +2,21 @@
 plain crossfade and the plain baseline pipeline — all timed in the same run.
 
 For each ground-truth case (``groundtruth.py``: a linear camera path over a photograph, and
-one case with an independently moving object), every method gets only the first and last
-frame and makes an 8-second 24 fps clip at 720p. Frames at t = 0.25, 0.5 and 0.75 are scored
-(PSNR, SSIM) against the true frame at their best-fitting time on a grid of step 0.005, so no
-method is penalised for its easing. First and last frames are scored against the inputs.
+five cases with independently moving objects — four travelling far: over sky, over texture,
+two in different directions, one entering from outside the frame), every method gets only the
+first and last frame and makes an 8-second 24 fps clip at 720p. Frames at t = 0.25, 0.5 and
+0.75 are scored (PSNR, SSIM) against the true frame at their best-fitting time on a grid of
+step 0.005, so no method is penalised for its easing. First and last frames are scored
+against the inputs.
+
+Then, for speed as a user meets it, the whole ``inbetween generate --no-audio --duration 4``
+process (exec to exit: interpreter start, imports and image decoding included) against
+ffmpeg minterpolate making the same 4-second 720p clip from the same pair, alternating,
+``--process-runs`` times each; medians and their ratio.
 
     .venv/bin/pip install imageio-ffmpeg   # ffmpeg with minterpolate, from a wheel
     .venv/bin/python benchmarks/bench_engine.py [--cases pan,zoom] [--no-minterpolate]
+                                               [--process-runs 3] [--process-cases pan]
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from groundtruth import CASES, Case
+from groundtruth import CASES, INDEPENDENT, Case, Renderer
 
 from inbetween.engines.base import EngineRequest
 from inbetween.engines.keyframe import KeyframeEngine
@@ -96,20 +104,52 @@ def run_baseline(first: np.ndarray, last: np.ndarray, out: Path, folder: Path) -
     return float(re.findall(r"in ([0-9.]+) s", result.stderr)[-1])
 
 
-def run_minterpolate(first: np.ndarray, last: np.ndarray, out: Path, folder: Path) -> float:
+def run_minterpolate(first: np.ndarray, last: np.ndarray, out: Path, folder: Path,
+                     seconds: int = SECONDS) -> float:
     import imageio_ffmpeg
 
     # minterpolate outputs nothing from exactly two frames: clone the last one once more
     for i, image in enumerate((first, last, last)):
         Image.fromarray(image).save(folder / f"in{i}.png")
     filters = ("minterpolate=fps=24:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1:scd=none")
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-framerate", f"1/{SECONDS}",
-           "-i", str(folder / "in%d.png"), "-vf", filters, "-frames:v", str(FRAMES + 1),
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-framerate", f"1/{seconds}",
+           "-i", str(folder / "in%d.png"), "-vf", filters, "-frames:v", str(FPS * seconds + 1),
            "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
            str(out)]
     started = time.perf_counter()
     subprocess.run(cmd, check=True)
     return time.perf_counter() - started
+
+
+def run_cli_process(first: Path, last: Path, out: Path) -> float:
+    """The whole `inbetween generate --no-audio --duration 4` process, exec to exit."""
+    cmd = [str(Path(sys.executable).with_name("inbetween")), "generate", "--first", str(first),
+           "--last", str(last), "--prompt", "a camera move", "-o", str(out),
+           "--resolution", "720p", "--duration", "4", "--no-audio", "--seed", "1"]
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def process_speed(cases: list[Case], runs: int) -> None:
+    """Median exec-to-exit seconds of the CLI and of minterpolate (4 s at 720p), alternating."""
+    cli: list[float] = []
+    ffmpeg: list[float] = []
+    for case in cases:
+        renderer = case.renderer(WIDTH, HEIGHT)
+        first, last = renderer.frame(0.0), renderer.frame(1.0)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            Image.fromarray(first).save(folder / "first.png")
+            Image.fromarray(last).save(folder / "last.png")
+            for _ in range(runs):
+                cli.append(run_cli_process(folder / "first.png", folder / "last.png",
+                                           folder / "cli.mp4"))
+                ffmpeg.append(run_minterpolate(first, last, folder / "mi.mp4", folder, 4))
+    print(f"process, 4 s at 720p ({len(cli)} runs each, {', '.join(c.name for c in cases)}): "
+          f"inbetween generate --no-audio {statistics.median(cli):.2f} s exec to exit, "
+          f"minterpolate {statistics.median(ffmpeg):.2f} s; inbetween is "
+          f"{statistics.median(ffmpeg) / statistics.median(cli):.1f}x faster")
 
 
 METHODS: dict[str, Callable[[np.ndarray, np.ndarray, Path, Path], float]] = {
@@ -144,6 +184,8 @@ def score_case(case: Case, methods: list[str], folder: Path) -> dict[str, dict[s
                 value = psnr(probes[n][t], truth)
                 if value > best[(n, t)][0]:
                     best[(n, t)] = (value, float(g))
+    if case.objects and "inbetween" in probes:  # the middle frame: each object once, whole,
+        results["inbetween"].update(_objects_at_middle(renderer, probes["inbetween"][0.5]))
     for n in methods:
         results[n]["psnr"] = statistics.mean(best[(n, t)][0] for t in PROBES)
         results[n]["ssim"] = statistics.mean(
@@ -151,31 +193,70 @@ def score_case(case: Case, methods: list[str], folder: Path) -> dict[str, dict[s
     return results
 
 
+def _objects_at_middle(renderer: Renderer, middle: np.ndarray) -> dict[str, float]:
+    """How far (% of the width) the centroid of what differs from the object-free truth at
+    t = 0.5 lies from each object's path midpoint (the worst), and the share of each end
+    position's object pixels (away from the middle one) still showing an object."""
+    plain = Case(renderer.case.name, renderer.case.photo, renderer.case.pan,
+                 renderer.case.zoom, renderer.case.rotation).renderer(WIDTH, HEIGHT).frame(0.5)
+    found = np.abs(middle.astype(np.int16) - plain.astype(np.int16)).max(axis=2) > 40
+    found = cv2.morphologyEx(found.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5))) > 0
+    worst, left = 0.0, 0.0
+    for k in range(len(renderer.case.objects)):
+        now = renderer.object_mask(k, 0.5)
+        near = cv2.dilate(now.astype(np.uint8), np.ones((25, 25))) > 0
+        ys, xs = np.nonzero(found & near)
+        mid = np.array(renderer.object_at(k, 0.5))
+        error = 100.0 if xs.size == 0 else float(np.hypot(xs.mean() - mid[0], ys.mean() - mid[1]))
+        worst = max(worst, error / WIDTH * 100)
+        ends = (renderer.object_mask(k, 0.0) | renderer.object_mask(k, 1.0)) & ~near
+        if ends.any():
+            left = max(left, float(found[ends].mean() * 100))
+    return {"centroid_pct": worst, "left_pct": left}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="", help="comma-separated case names (default all)")
     parser.add_argument("--no-minterpolate", action="store_true", help="skip ffmpeg (slow)")
+    parser.add_argument("--process-runs", type=int, default=3,
+                        help="exec-to-exit runs per pair of the CLI and of minterpolate "
+                        "(0 skips)")
+    parser.add_argument("--process-cases", default="pan,object over texture",
+                        help="comma-separated cases for the exec-to-exit timing")
     args = parser.parse_args()
     methods = [m for m in METHODS if not (args.no_minterpolate and m == "minterpolate")]
     cases = [c for c in CASES if not args.cases or c.name in args.cases.split(",")]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; {WIDTH}x{HEIGHT}, {SECONDS} s at {FPS} fps")
-    print(f"{'case':<17} {'method':<13} {'PSNR dB':>8} {'SSIM':>6} {'first':>6} {'last':>6}"
+    print(f"{'case':<19} {'method':<13} {'PSNR dB':>8} {'SSIM':>6} {'first':>6} {'last':>6}"
           f" {'time s':>7}")
     totals: dict[str, list[float]] = {m: [] for m in methods}
+    margins: list[str] = []
     for case in cases:
         with tempfile.TemporaryDirectory() as tmp:
             results = score_case(case, methods, Path(tmp))
+        others = [results[m]["psnr"] for m in ("crossfade", "minterpolate") if m in results]
+        if case.name in INDEPENDENT and others:
+            margins.append(f"{case.name} {results['inbetween']['psnr'] - max(others):+.2f} dB")
         for name, r in results.items():
             totals[name].append(r["seconds"])
-            print(f"{case.name:<17} {name:<13} {r['psnr']:>8.2f} {r['ssim']:>6.3f} "
-                  f"{r['first_db']:>6.1f} {r['last_db']:>6.1f} {r['seconds']:>7.2f}")
+            middle = (f"  middle: centroid {r['centroid_pct']:.1f} % of width from the path, "
+                      f"{r['left_pct']:.1f} % of end pixels left" if "centroid_pct" in r else "")
+            print(f"{case.name:<19} {name:<13} {r['psnr']:>8.2f} {r['ssim']:>6.3f} "
+                  f"{r['first_db']:>6.1f} {r['last_db']:>6.1f} {r['seconds']:>7.2f}{middle}")
         sys.stdout.flush()
+    if margins:
+        print("independent motion, inbetween over the better of crossfade and minterpolate:",
+              ", ".join(margins))
     print("median time per clip:", ", ".join(
         f"{m} {statistics.median(v):.2f} s" for m, v in totals.items()))
     if "minterpolate" in totals:
         ratio = statistics.median(totals["minterpolate"]) / statistics.median(totals["inbetween"])
         print(f"inbetween is {ratio:.1f}x faster than minterpolate")
+    if args.process_runs and not args.no_minterpolate:
+        wanted = args.process_cases.split(",")
+        process_speed([c for c in CASES if c.name in wanted], args.process_runs)
 
 
 if __name__ == "__main__":

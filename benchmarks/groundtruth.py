@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["CASES", "INDEPENDENT", "Case"]
+__all__ = ["CASES", "INDEPENDENT", "Case", "Renderer"]
 
 
 def _photo(name: str) -> np.ndarray:

@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from inbetween import __version__
-from inbetween.client.cli import register as register_client_commands
 from inbetween.errors import InbetweenError
 from inbetween.log import configure
 
@@ -207,10 +206,22 @@ def version() -> None:
     print(__version__)
 
 
-register_client_commands(app)
+SERVER_COMMANDS = ("serve", "worker", "keys", "generate", "version")
+"""Commands that never use the client: they run without loading it (and httpx)."""
+
+
+def add_client_commands() -> None:
+    """Add submit, status, wait, list, download, delete and resume (``inbetween.client.cli``)."""
+    from inbetween.client.cli import register
+
+    register(app)
 
 
 def main() -> None:
+    import sys
+
+    if len(sys.argv) < 2 or sys.argv[1] not in SERVER_COMMANDS:
+        add_client_commands()
     app(prog_name="inbetween")
 
 

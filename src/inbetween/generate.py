@@ -17,13 +17,13 @@ from inbetween.jobs.models import (
     ASPECT_RATIOS,
     DURATIONS,
     FPS,
+    MAX_SEED,
     RESOLUTIONS,
     GenerationRequest,
     ImageInput,
     JobWarning,
     Stage,
 )
-from inbetween.jobs.service import MAX_SEED
 from inbetween.media.fetch import FetchPolicy
 from inbetween.media.images import parse_image_field
 from inbetween.pipeline import load_image, render_to_file

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from inbetween.engines.base import Engine, EngineRequest
 from inbetween.jobs.models import ImageInput, JobWarning, Stage
-from inbetween.media.fetch import FetchPolicy, fetch_bytes
 from inbetween.media.images import decode_image
 from inbetween.media.preview import PreviewTap
 from inbetween.media.video import encode_mp4, prefetch
+
+if TYPE_CHECKING:
+    from inbetween.media.fetch import FetchPolicy
 
 __all__ = ["Rendered", "Report", "load_image", "render_to_file"]
 
@@ -26,7 +29,9 @@ def load_image(
 ) -> np.ndarray:
     """The RGB pixels of an input: its bytes, or the image fetched from its URL."""
     data = source.data
-    if data is None:
+    if data is None:  # the fetcher (httpx) loads only when a URL is to be fetched
+        from inbetween.media.fetch import fetch_bytes
+
         assert source.url is not None
         data = fetch_bytes(source.url, field, policy)
     return decode_image(data, field, max_pixels)

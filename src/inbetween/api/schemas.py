@@ -8,8 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from inbetween.jobs.models import Generation, GenerationRequest, Status
-from inbetween.jobs.service import MAX_SEED
+from inbetween.jobs.models import MAX_SEED, Generation, GenerationRequest, Status
 
 __all__ = [
     "ALLOWED_VALUES",

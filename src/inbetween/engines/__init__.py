@@ -1,7 +1,12 @@
-"""Engines behind one Protocol, and the registry that maps request models to them."""
+"""Engines behind one Protocol, and the registry that maps request models to them.
+
+The registry (and what it imports) loads on first use, so that `inbetween generate`, which
+needs one engine, does not pay for the others.
+"""
+
+from typing import Any
 
 from inbetween.engines.base import Clip, Engine, EngineRequest, ProgressCallback
-from inbetween.engines.registry import MODELS, Route, build_engines, route
 
 __all__ = [
     "MODELS",
@@ -13,3 +18,11 @@ __all__ = [
     "build_engines",
     "route",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("MODELS", "Route", "build_engines", "route"):
+        from inbetween.engines import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module 'inbetween.engines' has no attribute {name!r}")

@@ -9,6 +9,7 @@ __all__ = [
     "ASPECT_RATIOS",
     "DURATIONS",
     "FPS",
+    "MAX_SEED",
     "RESOLUTIONS",
     "Generation",
     "GenerationRequest",
@@ -26,6 +27,7 @@ FPS = 24
 ASPECT_RATIOS = ("16:9", "9:16")
 DURATIONS = (4, 6, 8)
 RESOLUTIONS = ("720p", "1080p")
+MAX_SEED = 2**32 - 1
 _CANVAS = {
     ("16:9", "720p"): (1280, 720),
     ("16:9", "1080p"): (1920, 1080),

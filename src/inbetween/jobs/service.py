@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from inbetween.errors import Conflict, NotFound, UpstreamFailure
 from inbetween.jobs.models import (
+    MAX_SEED,
     Generation,
     GenerationRequest,
     ImageInput,
@@ -30,7 +31,6 @@ __all__ = ["MAX_SEED", "cancel_upstream", "delete", "delete_expired", "get_for_k
 
 log = logging.getLogger("inbetween.jobs")
 
-MAX_SEED = 2**32 - 1
 
 
 def submit(

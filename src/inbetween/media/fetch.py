@@ -22,11 +22,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import httpx
-
 from inbetween.errors import ImageFetchError
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["FetchPolicy", "fetch_bytes", "fetch_to_file", "is_public"]
 
@@ -103,6 +105,8 @@ def _fetch(url: str, field: str, policy: FetchPolicy, write: Callable[[bytes], o
            headers_for: Callable[[str], dict[str, str]] | None = None,
            accept: str = "*/*") -> int:
     deadline = time.monotonic() + policy.total_timeout
+    import httpx  # loaded when a URL is fetched, not with the policy
+
     timeout = httpx.Timeout(policy.total_timeout, connect=policy.connect_timeout)
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for _ in range(_MAX_REDIRECTS + 1):

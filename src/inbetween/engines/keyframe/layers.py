@@ -62,8 +62,8 @@ def find_layers(colour0: np.ndarray, colour1: np.ndarray, forward: np.ndarray,
     """The independently moving objects of a pair (see the module's docstring): the
     keyframes at working scale in colour, the last one stabilised into the first's view."""
     h, w = colour0.shape[:2]
-    b0 = cv2.GaussianBlur(colour0, (5, 5), 0).astype(np.int16)
-    b1 = cv2.GaussianBlur(colour1, (5, 5), 0).astype(np.int16)
+    b0 = cv2.GaussianBlur(colour0, (5, 5), 0)
+    b1 = cv2.GaussianBlur(colour1, (5, 5), 0)
     regions, count = _changed_regions(b0, b1, forward, backward, covered)
     if count == 0:
         return []
@@ -135,7 +135,8 @@ def grown(mask: np.ndarray, margin: float) -> np.ndarray:
 
 def _difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per pixel, the largest difference of any colour channel (hue changes count)."""
-    difference: np.ndarray = np.abs(a - b).max(axis=2)
+    red, green, blue = cv2.split(cv2.absdiff(a, b))
+    difference: np.ndarray = cv2.max(cv2.max(red, green), blue)
     return difference
 
 
@@ -176,7 +177,7 @@ def _feature_candidates(grey0: np.ndarray, grey1: np.ndarray, regions: np.ndarra
                         count: int) -> list[tuple[int, int, Camera]]:
     """(region in the first, region in the last, similarity) from ORB matches + RANSAC."""
     inside = cv2.dilate((regions > 0).astype(np.uint8), np.ones((5, 5), np.uint8))
-    orb = cv2.ORB_create(nfeatures=1500, fastThreshold=7, edgeThreshold=15, patchSize=15)
+    orb = cv2.ORB_create(nfeatures=600, fastThreshold=7, edgeThreshold=15, patchSize=15)
     kp0, des0 = orb.detectAndCompute(grey0, inside)
     kp1, des1 = orb.detectAndCompute(grey1, inside)
     if des0 is None or des1 is None or len(kp0) < _MIN_FEATURES or len(kp1) < _MIN_FEATURES:
@@ -216,7 +217,7 @@ def _template_candidates(b0: np.ndarray, b1: np.ndarray, masks: list[np.ndarray]
     for i, (x, y, bw, bh) in enumerate(boxes):
         if i in done or bw < 8 or bh < 8:
             continue
-        template = b0[y:y + bh, x:x + bw].astype(np.float32)
+        template = b0[y:y + bh, x:x + bw]
         best: tuple[float, int, complex] | None = None
         for j, (x1, y1, w1, h1) in enumerate(boxes):
             if j == i:
@@ -225,7 +226,7 @@ def _template_candidates(b0: np.ndarray, b1: np.ndarray, masks: list[np.ndarray]
             right, bottom = min(w, x1 + w1 + bw // 2), min(h, y1 + h1 + bh // 2)
             if right - left < bw or bottom - top < bh:
                 continue
-            search = b1[top:bottom, left:right].astype(np.float32)
+            search = b1[top:bottom, left:right]
             scores = cv2.matchTemplate(search, template, cv2.TM_CCOEFF_NORMED)
             _, score, _, (mx, my) = cv2.minMaxLoc(scores)
             if score > 0.7 and (best is None or score > best[0]):
@@ -238,9 +239,11 @@ def _template_candidates(b0: np.ndarray, b1: np.ndarray, masks: list[np.ndarray]
 def _agrees(a: np.ndarray, b: np.ndarray, matrix: np.ndarray, size: tuple[int, int]
             ) -> np.ndarray:
     """Pixels of ``a`` that ``b`` shows too, at the place ``matrix`` moves them to."""
-    moved = cv2.warpAffine(b, matrix, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=(-1000, -1000, -1000))
-    agree = (_difference(a, moved) < _AGREE).astype(np.uint8)
+    inside = cv2.merge([b, np.full(b.shape[:2], 255, np.uint8)])  # 0 beyond b's edges
+    moved = cv2.warpAffine(inside, matrix, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+    agree = ((_difference(a, moved[..., :3]) < _AGREE) & (moved[..., 3] == 255)).astype(
+        np.uint8)
     agree = cv2.morphologyEx(agree, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     agree = cv2.morphologyEx(agree, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     found: np.ndarray = agree > 0
@@ -280,9 +283,9 @@ def _stands_out(image: np.ndarray, mask: np.ndarray) -> float:
     ring = cv2.dilate(mask.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool) & ~mask
     if not ring.any():
         return 0.0
-    inner, outer = image[mask].astype(np.float32), image[ring].astype(np.float32)
-    return float(np.abs(inner.mean(axis=0) - outer.mean(axis=0)).max()
-                 + np.abs(inner.std(axis=0) - outer.std(axis=0)).max())
+    inner_mean, inner_std = cv2.meanStdDev(image, mask=mask.astype(np.uint8))
+    outer_mean, outer_std = cv2.meanStdDev(image, mask=ring.astype(np.uint8))
+    return float(np.abs(inner_mean - outer_mean).max() + np.abs(inner_std - outer_std).max())
 
 
 def _edge(mask: np.ndarray, covered: np.ndarray | None, near: int) -> str | None:
