@@ -194,22 +194,27 @@ def score_case(case: Case, methods: list[str], folder: Path) -> dict[str, dict[s
 
 
 def _objects_at_middle(renderer: Renderer, middle: np.ndarray) -> dict[str, float]:
-    """How far (% of the width) the centroid of what differs from the object-free truth at
-    t = 0.5 lies from each object's path midpoint (the worst), and the share of each end
-    position's object pixels (away from the middle one) still showing an object."""
+    """How far (% of the width) the centroid of what differs from the object-free truth near
+    each object at t = 0.5 lies from the centroid of the object's true visible pixels then (the
+    worst object), and the share of the end positions' object pixels — away from where the
+    object is at t = 0.5, in truth or as drawn — still showing an object (the worst)."""
     plain = Case(renderer.case.name, renderer.case.photo, renderer.case.pan,
                  renderer.case.zoom, renderer.case.rotation).renderer(WIDTH, HEIGHT).frame(0.5)
     found = np.abs(middle.astype(np.int16) - plain.astype(np.int16)).max(axis=2) > 40
     found = cv2.morphologyEx(found.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5))) > 0
+    _, labels = cv2.connectedComponents(found.astype(np.uint8))
     worst, left = 0.0, 0.0
     for k in range(len(renderer.case.objects)):
         now = renderer.object_mask(k, 0.5)
         near = cv2.dilate(now.astype(np.uint8), np.ones((25, 25))) > 0
-        ys, xs = np.nonzero(found & near)
-        mid = np.array(renderer.object_at(k, 0.5))
-        error = 100.0 if xs.size == 0 else float(np.hypot(xs.mean() - mid[0], ys.mean() - mid[1]))
+        drawn = np.isin(labels, [c for c in np.unique(labels[found & near]) if c]) & found
+        ys, xs = np.nonzero(drawn)
+        ty, tx = np.nonzero(now)
+        error = 100.0 if xs.size == 0 or tx.size == 0 else float(
+            np.hypot(xs.mean() - tx.mean(), ys.mean() - ty.mean()))
         worst = max(worst, error / WIDTH * 100)
-        ends = (renderer.object_mask(k, 0.0) | renderer.object_mask(k, 1.0)) & ~near
+        away = near | (cv2.dilate(drawn.astype(np.uint8), np.ones((25, 25))) > 0)
+        ends = (renderer.object_mask(k, 0.0) | renderer.object_mask(k, 1.0)) & ~away
         if ends.any():
             left = max(left, float(found[ends].mean() * 100))
     return {"centroid_pct": worst, "left_pct": left}
@@ -241,7 +246,7 @@ def main() -> None:
             margins.append(f"{case.name} {results['inbetween']['psnr'] - max(others):+.2f} dB")
         for name, r in results.items():
             totals[name].append(r["seconds"])
-            middle = (f"  middle: centroid {r['centroid_pct']:.1f} % of width from the path, "
+            middle = (f"  middle: centroid {r['centroid_pct']:.1f} % of width from the truth's, "
                       f"{r['left_pct']:.1f} % of end pixels left" if "centroid_pct" in r else "")
             print(f"{case.name:<19} {name:<13} {r['psnr']:>8.2f} {r['ssim']:>6.3f} "
                   f"{r['first_db']:>6.1f} {r['last_db']:>6.1f} {r['seconds']:>7.2f}{middle}")

@@ -92,3 +92,34 @@ def test_keys_revoke(tmp_path: Path) -> None:
     assert "ci  (revoked)" in run_cli("keys", "list", env=env).stdout
     again = run_cli("keys", "revoke", "ci", env=env)
     assert again.returncode == 2 and "no live key is named 'ci'" in again.stderr
+
+
+def test_generate_carries_a_moving_object_along_its_path(tmp_path: Path) -> None:
+    """A pan with an object travelling most of the frame's width: in the middle frame of the
+    MP4 the object is found once, at its path's midpoint (the engine's objects layer)."""
+    import av
+    import cv2
+
+    from tests.moving import W, background, centroid, found_at, path, place, sprite
+
+    thing = sprite()
+    start, end = (110.0, 220.0), (520.0, 150.0)
+    first, _ = place(background(0), thing, start)
+    last, _ = place(background(1), thing, end)
+    (tmp_path / "a.png").write_bytes(encode(first))
+    (tmp_path / "b.png").write_bytes(encode(last))
+    out = tmp_path / "clip.mp4"
+    result = run_cli("generate", "--first", str(tmp_path / "a.png"), "--last",
+                     str(tmp_path / "b.png"), "--prompt", "a ball flies past", "-o", str(out),
+                     "--resolution", "720p", "--duration", "4", "--seed", "1", "--no-audio")
+    assert result.returncode == 0, result.stderr
+    with av.open(str(out)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 96
+    # the 640×360 pair was scaled ×2 onto the 1280×720 canvas; frame 47.5 is t = 0.5
+    middle = cv2.resize(cv2.addWeighted(frames[47], 0.5, frames[48], 0.5, 0), (W, 360),
+                        interpolation=cv2.INTER_AREA)
+    found = found_at(middle, background(0.5))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(found.astype(np.uint8))
+    [blob] = [k for k in range(1, count) if stats[k, cv2.CC_STAT_AREA] > 500]  # once
+    assert np.linalg.norm(centroid(labels == blob) - path(start, end, 0.5)) < 0.03 * W

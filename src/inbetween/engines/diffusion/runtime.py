@@ -295,6 +295,7 @@ def retimed(generated: list[np.ndarray], a: np.ndarray, b: np.ndarray,
         if pair is None or pair[0] != k:
             left = cv2.resize(generated[k], size, interpolation=cv2.INTER_CUBIC)
             right = cv2.resize(generated[k + 1], size, interpolation=cv2.INTER_CUBIC)
-            pair = (k, Synthesiser(estimate_motion(left, right, use_camera=False)))
+            pair = (k, Synthesiser(estimate_motion(left, right, use_camera=False,
+                                                       find_objects=False)))
         frame = pair[1](position - k)
         yield pin(frame, i, count, a, b)
