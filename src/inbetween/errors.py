@@ -17,6 +17,7 @@
     │   ├── WorkerLost               the job's workers kept dying (lease expired too often)
     │   ├── ModelUnavailable         a diffusion model is missing or cannot be loaded
     │   ├── OutOfMemory              the accelerator ran out of memory for this job
+    │   ├── DeadlineExceeded         not finished by its Cancel-After deadline (not charged)
     │   └── UpstreamFailure          an upstream provider's job failed:
     │       ├── ContentFiltered        blocked by the provider's content policy
     │       ├── UpstreamEmptyResult    the provider finished without a video
@@ -35,6 +36,7 @@ from collections.abc import Sequence
 __all__ = [
     "Conflict",
     "ContentFiltered",
+    "DeadlineExceeded",
     "EngineError",
     "Forbidden",
     "ImageFetchError",
@@ -157,6 +159,10 @@ class ModelUnavailable(JobFailure):
 
 class OutOfMemory(JobFailure):
     """The worker ran out of (GPU) memory for this generation."""
+
+
+class DeadlineExceeded(JobFailure):
+    """The generation was not finished by the deadline its Cancel-After header set."""
 
 
 class UpstreamFailure(JobFailure):

@@ -18,7 +18,7 @@ import numpy as np
 
 from inbetween.engines.base import Engine, EngineRequest
 from inbetween.engines.registry import claimable_models, route
-from inbetween.errors import InfrastructureError, InvalidRequest, JobFailure
+from inbetween.errors import DeadlineExceeded, InfrastructureError, InvalidRequest, JobFailure
 from inbetween.jobs.models import (
     FPS,
     Generation,
@@ -63,8 +63,8 @@ _STAGE_LOGS = {
 class _Lease:
     """Keeps a job's lease alive from a background thread, records progress and logs."""
 
-    def __init__(self, worker: Worker, job_id: str) -> None:
-        self.worker, self.job_id = worker, job_id
+    def __init__(self, worker: Worker, job_id: str, deadline_at: float | None = None) -> None:
+        self.worker, self.job_id, self.deadline_at = worker, job_id, deadline_at
         self.lost = False
         self._done = threading.Event()
         self._last_progress = -1
@@ -110,13 +110,27 @@ class _Lease:
             raise Interrupted("lease lost")
         if self.worker.stopping.is_set():
             raise Interrupted("shutting down")
+        self.check_deadline()
+
+    def check_deadline(self) -> None:
+        """DeadlineExceeded once the job's Cancel-After deadline has passed."""
+        if self.deadline_at is not None and self.worker.clock() >= self.deadline_at:
+            self.log("the deadline set by Cancel-After has passed: stopping", "error")
+            raise DeadlineExceeded(
+                "The generation was not finished by the deadline its Cancel-After header "
+                "set; it was stopped and nothing was charged. Submit it again with a later "
+                "deadline.")
 
     def pause(self, seconds: float) -> None:
-        """Wait ``seconds``, or less when the process is stopping (then Interrupted)."""
+        """Wait ``seconds`` (no longer than the deadline), or less when the process is
+        stopping (then Interrupted)."""
+        if self.deadline_at is not None:
+            seconds = max(0.0, min(seconds, self.deadline_at - self.worker.clock()))
         if self.worker.stopping.wait(seconds):
             raise Interrupted("shutting down")
         if self.lost:
             raise Interrupted("lease lost")
+        self.check_deadline()
 
     def stop(self) -> None:
         self._done.set()
@@ -168,7 +182,7 @@ class Worker:
         event(log, "job.started", job=job.id, worker=self.worker_id, attempt=job.attempts)
         self._remove_partials(job.id)
         tmp = self.tmp_dir / f"{job.id}.{self.worker_id}.part.mp4"
-        lease = _Lease(self, job.id)
+        lease = _Lease(self, job.id, job.deadline_at)
         try:
             outcome = self._outcome(job, tmp, lease)
         except Interrupted as e:

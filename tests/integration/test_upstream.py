@@ -375,3 +375,19 @@ def test_a_video_that_cannot_be_kept_is_an_upstream_error(
     assert done["status"] == "error" and done["error"]["name"] == "UpstreamError"
     assert "could not be kept" in done["error"]["message"] and words in done["error"]["message"]
     assert not list(api.settings.files_dir.iterdir())  # nothing half-stored
+
+
+def test_a_deadline_cancels_the_upstream_job_and_charges_nothing(
+    run_api: Callable[..., Api], ups: Upstreams, photos: dict[str, np.ndarray],
+) -> None:
+    api = run_api("fal", provider_chain="fal")
+    hold = threading.Event()
+    hold.set()
+    ups.fal.hold = hold  # the fal job never finishes
+    created = api.client.post("/v2/video/generations", json=_body(photos),
+                              headers={**api.auth, "Cancel-After": "2s"})
+    done = api.wait_finished(created.json()["id"])
+    assert done["error"]["name"] == "DeadlineExceeded"
+    assert "was cancelled" in done["error"]["message"]
+    assert ups.fal.cancelled and ups.fal.queue.got("PUT")[0].path.endswith("/cancel")
+    assert done["meta"]["usage"]["credits_used"] == 0

@@ -74,7 +74,8 @@ def test_public_api_is_pinned() -> None:
     assert inbetween.__all__ == ["AsyncClient", "Client", "__version__"]
     assert inbetween.Client is inbetween.client.Client
     assert sorted(inbetween.errors.__all__) == [
-        "Conflict", "ContentFiltered", "EngineError", "Forbidden", "ImageFetchError",
+        "Conflict", "ContentFiltered", "DeadlineExceeded", "EngineError", "Forbidden",
+        "ImageFetchError",
         "InbetweenError", "InfrastructureError",
         "InvalidImage", "InvalidRequest", "JobFailure", "ModelUnavailable", "NotFound",
         "OutOfMemory", "PayloadTooLarge",

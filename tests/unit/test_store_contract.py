@@ -156,6 +156,27 @@ def test_reaper_requeues_expired_leases_then_gives_up(store: MemoryStore | SqlSt
     assert "stopped responding 2 times" in (job.error_message or "")
 
 
+def test_deadlines_end_queued_jobs_at_once_and_running_ones_after_the_grace(
+    store: MemoryStore | SqlStore,
+) -> None:
+    store.create(_job("q", 1.0, deadline_at=5.0), FIRST, LAST)
+    store.create(_job("r", 2.0, deadline_at=5.0), FIRST, LAST)
+    store.create(_job("free", 3.0), FIRST, LAST)
+    assert store.get("q").deadline_at == 5.0  # type: ignore[union-attr]
+    store.claim("w1", 100.0, now=3.0, generation_id="r")
+    assert store.expire(now=4.9, grace=2.0) == []
+    assert [g.id for g in store.expire(now=5.0, grace=2.0)] == ["q"]  # queued: at once
+    assert [g.id for g in store.expire(now=7.0, grace=2.0)] == ["r"]  # running: after grace
+    for job_id in ("q", "r"):
+        job = store.get(job_id)
+        assert job is not None and job.status is Status.ERROR and job.stage is Stage.DONE
+        assert job.error_name == "DeadlineExceeded" and job.credits_used == 0
+        assert job.lease_owner is None and job.finished_at is not None
+    assert not store.finish("r", "w1", Outcome(Status.COMPLETED), 8.0)  # its worker lost it
+    assert store.get("free").status is Status.QUEUED  # type: ignore[union-attr]
+    assert store.expire(now=1e9, grace=0.0) == []
+
+
 def test_keys(store: MemoryStore | SqlStore) -> None:
     store.add_key(ApiKey("k2", "two", "b" * 64, 2.0))
     assert store.key_by_hash("b" * 64) == ApiKey("k2", "two", "b" * 64, 2.0)

@@ -20,7 +20,7 @@ from inbetween.api.state import Services, services
 from inbetween.dispatch.local import LocalPool, Reaper
 from inbetween.engines.registry import build_engines
 from inbetween.errors import InfrastructureError
-from inbetween.jobs.service import delete_expired
+from inbetween.jobs.service import cancel_upstream, delete_expired
 from inbetween.jobs.uploads import delete_expired_uploads
 from inbetween.media.audio import preload
 from inbetween.settings import Settings
@@ -63,16 +63,18 @@ def create_app(settings: Settings) -> FastAPI:
                 count += delete_expired(store, artifacts, now - settings.retention_days * 86_400)
             return count
 
+        providers = build_providers(settings)
         reaper = Reaper(store, interval=min(settings.lease_seconds / 2, 10.0),
                         max_attempts=settings.max_attempts, on_requeue=dispatch,
-                        cleanup=cleanup)
+                        cleanup=cleanup, deadline_grace=settings.lease_seconds,
+                        on_expired=lambda job: cancel_upstream(providers, job))
         limiter = RateLimiter({"submit": settings.rate_submit_per_second,
                                "poll": settings.rate_poll_per_second})
         signer = UrlSigner.from_settings(settings) if settings.signed_urls else None
         app.state.services = Services(settings, store, artifacts, pool, dispatch,
                                       celery.ping if celery else None, limiter, signer,
                                       StreamSlots(settings.max_event_streams_per_key),
-                                      build_providers(settings))
+                                      providers)
         pool.start()
         reaper.start()
         if settings.concurrency:  # warm the sound track's imports before the first job

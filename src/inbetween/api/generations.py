@@ -45,6 +45,8 @@ router = APIRouter(prefix="/v2/video", tags=["generations"])
 
 _PREFER_WAIT = re.compile(r"^\s*wait\s*=\s*(\d{1,2})\s*$", re.I)
 MAX_WAIT_SECONDS = 60
+_CANCEL_AFTER = re.compile(r"^(?:(\d{1,5})h)?(?:(\d{1,7})m)?(?:(\d{1,9})s)?$")
+MAX_CANCEL_AFTER = 24 * 3600
 
 
 @router.post(
@@ -68,6 +70,12 @@ async def create_generation(
         description="`wait=N` (N = 1–60): hold the answer until the generation ends or N "
         "seconds pass, then answer with the GET body and `Preference-Applied: wait=N`. "
         "Disconnecting never cancels the generation."),
+    cancel_after: str | None = Header(
+        None, alias="Cancel-After", max_length=40,
+        description="A deadline: `90s`, `5m`, `1h30m` (at most 24h). A generation not "
+        "finished by then ends with status `error`, `error.name` `DeadlineExceeded`: its "
+        "work is stopped (an upstream job cancelled where the provider can) and nothing is "
+        "charged."),
 ) -> GenerationCreated | GenerationOut:
     """Queue a first-and-last-frame generation and answer at once with its id.
 
@@ -75,7 +83,8 @@ async def create_generation(
     `…/v2/uploads/{id}` URLs name this key's uploads and are never fetched.
     """
     wait = _prefer_wait(prefer)
-    generation = await run_in_threadpool(_submit, body, key, svc, idempotency_key)
+    deadline_in = cancel_after_seconds(cancel_after)
+    generation = await run_in_threadpool(_submit, body, key, svc, idempotency_key, deadline_in)
     if wait is None:
         return GenerationCreated(id=generation.id, status=generation.status.value)
     deadline = time.monotonic() + wait
@@ -102,8 +111,25 @@ def _prefer_wait(prefer: str | None) -> int | None:
     return seconds
 
 
+def cancel_after_seconds(value: str | None) -> float | None:
+    """Seconds of a ``Cancel-After`` header (``90s``, ``5m``, ``1h30m``), or None."""
+    if value is None:
+        return None
+    match = _CANCEL_AFTER.match(value.strip())
+    seconds = 0
+    if match:
+        hours, minutes, secs = (int(g) if g else 0 for g in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    if not 0 < seconds <= MAX_CANCEL_AFTER:
+        raise InvalidRequest(
+            f"Cancel-After: must be a duration such as `90s`, `5m` or `1h30m` (hours, minutes, "
+            f"seconds, in that order), more than 0 and at most 24h, not {value[:40]!r}",
+            field="Cancel-After", allowed=["90s", "5m", "1h30m", "24h"])
+    return float(seconds)
+
+
 def _submit(body: GenerationCreate, key: ApiKey, svc: Services,
-            idempotency_key: str | None) -> Generation:
+            idempotency_key: str | None, deadline_in: float | None = None) -> Generation:
     svc.limiter.check(key.id, "submit")
     request = body.to_domain()
     route(request, svc.settings)  # refuse an unroutable request before decoding
@@ -111,7 +137,7 @@ def _submit(body: GenerationCreate, key: ApiKey, svc: Services,
     last = _image(body.last_image_url, "last_image_url", svc, key)
     generation = submit(svc.store, request, first, last, key_id=key.id,
                         max_unfinished=svc.settings.max_unfinished_per_key,
-                        idempotency_key=idempotency_key)
+                        idempotency_key=idempotency_key, deadline_in=deadline_in)
     svc.dispatch(generation.id)
     return generation
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from inbetween.errors import InfrastructureError
+from inbetween.jobs.models import Generation
 from inbetween.log import event
 from inbetween.store.base import JobStore
 from inbetween.worker import Worker
@@ -79,14 +80,19 @@ class LocalPool:
 
 
 class Reaper:
-    """Every ``interval`` seconds, requeue generating jobs whose lease has expired (and run
-    ``cleanup``, e.g. the retention policy)."""
+    """Every ``interval`` seconds, requeue generating jobs whose lease has expired, end jobs
+    past their Cancel-After deadline (queued ones at once, generating ones ``deadline_grace``
+    seconds later if their worker has not stopped them itself), and run ``cleanup``, e.g. the
+    retention policy."""
 
     def __init__(self, store: JobStore, *, interval: float, max_attempts: int,
                  on_requeue: Callable[[str], None], clock: Callable[[], float] = time.time,
-                 cleanup: Callable[[], int] | None = None) -> None:
+                 cleanup: Callable[[], int] | None = None,
+                 on_expired: Callable[[Generation], object] | None = None,
+                 deadline_grace: float = 30.0) -> None:
         self.store, self.interval, self.max_attempts = store, interval, max_attempts
         self.on_requeue, self.clock, self.cleanup = on_requeue, clock, cleanup
+        self.on_expired, self.deadline_grace = on_expired, deadline_grace
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reaper", daemon=True)
 
@@ -100,6 +106,10 @@ class Reaper:
             self.on_requeue(job_id)
         for job_id in result.failed:
             event(log, "job.failed", level=logging.ERROR, job=job_id, error="WorkerLost")
+        for job in self.store.expire(self.clock(), self.deadline_grace):
+            event(log, "job.failed", level=logging.WARNING, job=job.id, error="DeadlineExceeded")
+            if self.on_expired is not None:  # e.g. cancel its upstream job
+                self.on_expired(job)
         if self.cleanup is not None and (deleted := self.cleanup()):
             event(log, "retention.deleted", count=deleted)
 

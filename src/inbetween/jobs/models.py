@@ -161,6 +161,9 @@ class Generation:
     upstream: dict[str, object] | None = None
     """For upstream routes: provider, model, the provider's job handle (recorded before the
     first poll, so a re-claimed job resumes it and never submits again), attempts."""
+    deadline_at: float | None = None
+    """When a ``Cancel-After`` header set one: the time after which the job ends as
+    ``DeadlineExceeded`` (unfinished work stopped, nothing charged)."""
 
     @property
     def finished(self) -> bool:

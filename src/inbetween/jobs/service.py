@@ -43,8 +43,11 @@ def submit(
     now: float | None = None,
     max_unfinished: int | None = None,
     idempotency_key: str | None = None,
+    deadline_in: float | None = None,
 ) -> Generation:
     """Store the job as queued and return it (the caller routes it first, and dispatches).
+    With ``deadline_in`` seconds (``Cancel-After``) it ends as DeadlineExceeded if not
+    finished by then.
 
     With an ``idempotency_key``, a retry of the same request returns the generation made the
     first time; the same key for a different request raises Conflict.
@@ -59,6 +62,7 @@ def submit(
         updated_at=created,
         idempotency_key=idempotency_key,
         request_hash=request_hash(request, first, last),
+        deadline_at=None if deadline_in is None else created + deadline_in,
     )
     try:
         store.create(generation, first, last, max_unfinished)

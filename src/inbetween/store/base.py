@@ -14,7 +14,7 @@ from inbetween.errors import TooManyRequests
 from inbetween.jobs.models import Generation, ImageInput, LogEntry, Outcome, Stage, Upload
 
 __all__ = ["ApiKey", "IdempotencyReplay", "JobStore", "KeyStore", "ReapResult",
-           "too_many_unfinished", "worker_lost_message"]
+           "deadline_message", "too_many_unfinished", "worker_lost_message"]
 
 
 class IdempotencyReplay(Exception):
@@ -88,6 +88,12 @@ class JobStore(Protocol):
     def reap(self, now: float, max_attempts: int) -> ReapResult:
         """Requeue generating jobs whose lease expired; fail those out of attempts."""
 
+    def expire(self, now: float, grace: float) -> list[Generation]:
+        """End as ``DeadlineExceeded`` (nothing charged) every queued generation whose
+        deadline has passed, and every generating one whose deadline passed more than
+        ``grace`` seconds ago (its worker stops at its own deadline; this catches one that
+        died or hangs); the generations as they were."""
+
     def delete(self, generation_id: str) -> Generation | None:
         """Remove a generation and its inputs; the generation as it was, or None."""
 
@@ -148,6 +154,15 @@ def too_many_unfinished(limit: int) -> TooManyRequests:
         f"this API key already has {limit} unfinished generations (queued or generating), "
         "the limit (INBETWEEN_MAX_UNFINISHED_PER_KEY); wait for some to finish",
         retry_after=5)
+
+
+def deadline_message(job: Generation) -> str:
+    """error.message of a job ended by its Cancel-After deadline."""
+    where = "before it started" if job.status.value == "queued" else "while it was running"
+    return (f"The generation was not finished by the deadline its Cancel-After header set "
+            f"({job.deadline_at - job.created_at if job.deadline_at else 0:g} s after it was "
+            f"submitted); it was stopped {where} and nothing was charged. Submit it again "
+            "with a later deadline.")
 
 
 def worker_lost_message(attempts: int) -> str:

@@ -20,6 +20,7 @@ from inbetween.store.base import (
     ApiKey,
     IdempotencyReplay,
     ReapResult,
+    deadline_message,
     too_many_unfinished,
     worker_lost_message,
 )
@@ -178,6 +179,22 @@ class MemoryStore:
                     self._jobs[job.id] = _requeued(job, now)
                     requeued.append(job.id)
         return ReapResult(tuple(requeued), tuple(failed))
+
+    def expire(self, now: float, grace: float) -> list[Generation]:
+        ended: list[Generation] = []
+        with self._lock:
+            for job in list(self._jobs.values()):
+                if job.deadline_at is None or job.finished:
+                    continue
+                due = job.deadline_at <= (now if job.status is Status.QUEUED else now - grace)
+                if due:
+                    self._jobs[job.id] = dataclasses.replace(
+                        job, status=Status.ERROR, stage=Stage.DONE,
+                        error_name="DeadlineExceeded", error_message=deadline_message(job),
+                        credits_used=0.0, lease_owner=None, lease_expires_at=None,
+                        finished_at=now, updated_at=now, revision=job.revision + 1)
+                    ended.append(job)
+        return ended
 
     def delete(self, generation_id: str) -> Generation | None:
         with self._lock:

@@ -67,9 +67,11 @@ generations = Table(
     Column("finished_at", Float, nullable=True),
     Column("revision", Integer, nullable=False, server_default="0"),
     Column("upstream", Text, nullable=True),
+    Column("deadline_at", Float, nullable=True),
     Index("ix_generations_status_created", "status", "created_at", "id"),
     Index("ix_generations_key_created", "key_id", "created_at", "id"),
     Index("ix_generations_key", "key_id"),
+    Index("ix_generations_deadline", "deadline_at"),
     Index("ux_generations_idempotency", "key_id", "idempotency_key", unique=True),
 )
 

@@ -43,6 +43,7 @@ from inbetween.store.base import (
     ApiKey,
     IdempotencyReplay,
     ReapResult,
+    deadline_message,
     too_many_unfinished,
     worker_lost_message,
 )
@@ -302,6 +303,24 @@ class SqlStore:
             ).scalars().all()
         return ReapResult(tuple(requeued), tuple(job_id for job_id, _ in failed))
 
+    def expire(self, now: float, grace: float) -> list[Generation]:
+        unfinished = _G.status.in_((Status.QUEUED.value, Status.GENERATING.value))
+        due = (((_G.status == Status.QUEUED.value) & (_G.deadline_at <= now))
+               | ((_G.status == Status.GENERATING.value) & (_G.deadline_at <= now - grace)))
+        ended: list[Generation] = []
+        with self._tx() as conn:
+            rows = conn.execute(select(generations).where(unfinished, due)).all()
+            for row in rows:
+                job = _from_row(dict(row._mapping))
+                count = conn.execute(
+                    update(generations)
+                    .where(_G.id == job.id, _G.status == job.status.value)
+                    .values(**_deadline_values(job, now))
+                ).rowcount
+                if count == 1:
+                    ended.append(job)
+        return ended
+
     def delete(self, generation_id: str) -> Generation | None:
         with self._tx() as conn:
             row = conn.execute(select(generations).where(_G.id == generation_id)).first()
@@ -478,7 +497,16 @@ def _to_row(g: Generation) -> dict[str, Any]:
         "finished_at": g.finished_at,
         "revision": g.revision,
         "upstream": json.dumps(g.upstream) if g.upstream is not None else None,
+        "deadline_at": g.deadline_at,
     }
+
+
+def _deadline_values(job: Generation, now: float) -> dict[str, Any]:
+    """The columns of a job ended by its deadline (nothing charged, no video)."""
+    return {"status": Status.ERROR.value, "stage": Stage.DONE.value,
+            "error_name": "DeadlineExceeded", "error_message": deadline_message(job),
+            "credits_used": 0.0, "lease_owner": None, "lease_expires_at": None,
+            "finished_at": now, "updated_at": now, "revision": job.revision + 1}
 
 
 def _from_row(row: Mapping[str, Any]) -> Generation:
@@ -518,4 +546,5 @@ def _from_row(row: Mapping[str, Any]) -> Generation:
         finished_at=row["finished_at"],
         revision=row["revision"],
         upstream=json.loads(row["upstream"]) if row["upstream"] else None,
+        deadline_at=row["deadline_at"],
     )

@@ -22,7 +22,9 @@ import av
 
 from inbetween.engines.registry import Route
 from inbetween.errors import (
+    DeadlineExceeded,
     ImageFetchError,
+    JobFailure,
     UpstreamError,
     UpstreamFailure,
     UpstreamTimeout,
@@ -125,6 +127,19 @@ class UpstreamRunner:
     # -- following a submitted job --------------------------------------------------------
     def _follow(self, job: Generation, provider: Provider, state: dict[str, Any],
                 attempts: list[dict[str, Any]], lease: Lease, tmp: Path) -> Outcome:
+        try:
+            return self._poll_until_done(job, provider, state, attempts, lease, tmp)
+        except DeadlineExceeded as e:  # the job's own deadline (Cancel-After)
+            cancelled = self._cancel(provider, state["handle"])
+            failure = DeadlineExceeded(
+                f"{e.message} " + (f"The {provider.name} job was cancelled." if cancelled else
+                                   f"{provider.name} cannot cancel a job it has started: it "
+                                   "may still complete and be billed there."))
+            attempts.append(_attempt(provider.name, state["model"], failure))
+            return self._fail(job, state, attempts, failure, lease)
+
+    def _poll_until_done(self, job: Generation, provider: Provider, state: dict[str, Any],
+                         attempts: list[dict[str, Any]], lease: Lease, tmp: Path) -> Outcome:
         handle = state["handle"]
         deadline = float(state["submitted_at"]) + self.settings.upstream_timeout_seconds
         steps = 0
@@ -215,7 +230,7 @@ class UpstreamRunner:
 
     # -- helpers --------------------------------------------------------------------------
     def _fail(self, job: Generation, state: dict[str, Any], attempts: list[dict[str, Any]],
-              failure: UpstreamFailure, lease: Lease) -> Outcome:
+              failure: JobFailure, lease: Lease) -> Outcome:
         self._save(job, {**state, "phase": "done", "attempts": attempts,
                          "queue_position": None})
         lease.log(f"{failure.name}: {failure.message}", "error")
@@ -234,9 +249,9 @@ class UpstreamRunner:
             return False
 
 
-def _attempt(provider: object, model: object, failure: UpstreamFailure) -> dict[str, Any]:
+def _attempt(provider: object, model: object, failure: JobFailure) -> dict[str, Any]:
     return {"provider": provider, "model": model, "outcome": failure.name,
-            "reason": failure.message, "http_status": failure.http_status}
+            "reason": failure.message, "http_status": getattr(failure, "http_status", None)}
 
 
 def _check_video(path: Path, size: tuple[int, int], seconds: int) -> None:
