@@ -78,6 +78,7 @@ def render_to_file(
         x264_params=x264_params,
         on_frame=lambda i: report(Stage.RENDERING,
                                   end + ((95 - end) * (i + 1)) // clip.frame_count),
+        on_flush=lambda: report(Stage.ENCODING, 95),
     )
     if clip.sound is None:
         return Rendered(clip.warnings, dict(clip.meta))

@@ -133,6 +133,9 @@ class Settings(BaseSettings):
         description="x264 options on top of the preset (`key=value:…`); empty: the preset's.",
         pattern=r"^([a-z0-9_-]+=[A-Za-z0-9.,+/_=-]+(:[a-z0-9_-]+=[A-Za-z0-9.,+/_=-]+)*)?$")
     log_level: str = Field("INFO", description="Python logging level name.")
+    metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
+    metrics_token: SecretStr | None = Field(
+        None, description="When set, /metrics wants `Authorization: Bearer <token>`.")
     # -- upstream providers (the real Veo 3.1) ---------------------------------------------
     local_engine: str = Field(
         "keyframe", description="Engine of the `local` route for the Google model names.")

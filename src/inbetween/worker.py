@@ -6,6 +6,7 @@ the lease is lost (another worker took the job over) the run stops and writes no
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import threading
@@ -32,6 +33,7 @@ from inbetween.log import event
 from inbetween.media.fetch import FetchPolicy, fetch_bytes
 from inbetween.media.images import check_image
 from inbetween.media.preview import PreviewTap
+from inbetween.metrics import metric_stage
 from inbetween.pipeline import load_image, render_to_file
 from inbetween.settings import Settings
 from inbetween.storage.base import ArtifactStore, delete_video
@@ -69,6 +71,9 @@ class _Lease:
         self._done = threading.Event()
         self._last_progress = -1
         self._last_stage: Stage | None = None
+        self.upstream = False  # an upstream provider runs the job (for the stage metrics)
+        self.stage_seconds: dict[str, float] = {}
+        self._stage_started = worker.clock()
         self._thread = threading.Thread(target=self._beat, name=f"lease-{job_id}", daemon=True)
         self._thread.start()
 
@@ -101,6 +106,7 @@ class _Lease:
         """Record stage and progress (when either moved); raise Interrupted if we must stop."""
         moved = stage is not self._last_stage or progress != self._last_progress
         if stage is not self._last_stage:
+            self.time_stage()
             self._last_stage = stage
             self.log(_STAGE_LOGS.get(stage, stage.value))
         if moved:
@@ -111,6 +117,16 @@ class _Lease:
         if self.worker.stopping.is_set():
             raise Interrupted("shutting down")
         self.check_deadline()
+
+    def time_stage(self) -> None:
+        """Add the time since the last stage change to that stage's total."""
+        now = self.worker.clock()
+        if self._last_stage is not None:
+            name = metric_stage(self._last_stage, self.upstream)
+            if name is not None:
+                self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + (
+                    now - self._stage_started)
+        self._stage_started = now
 
     def check_deadline(self) -> None:
         """DeadlineExceeded once the job's Cancel-After deadline has passed."""
@@ -201,6 +217,8 @@ class Worker:
         finally:
             lease.stop()
             tmp.unlink(missing_ok=True)
+        lease.time_stage()
+        outcome = dataclasses.replace(outcome, stage_seconds=dict(lease.stage_seconds))
         if not self.store.finish(job.id, self.worker_id, outcome, self.clock()):
             event(log, "job.lease_lost", level=logging.WARNING, job=job.id)
             if outcome.video_token:
@@ -231,6 +249,7 @@ class Worker:
         if not chosen.chain:
             return self._local(job, tmp, lease, chosen.engine, chosen.warnings,
                                first_input, last_input)
+        lease.upstream = True
         # an upstream provider gets the images as they were sent (checked, not re-encoded)
         first_bytes = self._input_bytes(first_input, "image_url")
         last_bytes = self._input_bytes(last_input, "last_image_url")

@@ -12,9 +12,10 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from inbetween import __version__
-from inbetween.api import events, files, generations, playground, uploads
+from inbetween.api import events, files, generations, metrics, playground, uploads
 from inbetween.api.errors import ERROR_RESPONSES, install_error_handlers
 from inbetween.api.limits import BodyLimit, RateLimiter, StreamSlots
+from inbetween.api.metrics import CountRequests, StoreCollector, new_registry
 from inbetween.api.signing import UrlSigner
 from inbetween.api.state import Services, services
 from inbetween.dispatch.local import LocalPool, Reaper
@@ -71,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
         limiter = RateLimiter({"submit": settings.rate_submit_per_second,
                                "poll": settings.rate_poll_per_second})
         signer = UrlSigner.from_settings(settings) if settings.signed_urls else None
+        registry.register(StoreCollector(store))
         app.state.services = Services(settings, store, artifacts, pool, dispatch,
                                       celery.ping if celery else None, limiter, signer,
                                       StreamSlots(settings.max_event_streams_per_key),
@@ -101,12 +103,16 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    registry, requests_counter = new_registry()
+    app.state.metrics_registry = registry
     app.add_middleware(BodyLimit, max_bytes=int(settings.max_body_mb * 2**20))
+    app.add_middleware(CountRequests, counter=requests_counter)
     app.include_router(generations.router)
     app.include_router(events.router)
     app.include_router(uploads.router)
     app.include_router(files.router)
     app.include_router(playground.router)
+    app.include_router(metrics.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"],
                       responses={503: {"description": "The job store is unreachable."}})
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -128,6 +128,8 @@ class Outcome:
     warnings: tuple[JobWarning, ...] = ()
     credits_used: float = 0.0
     details: dict[str, object] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    """Seconds the run spent per metric stage (fetch, render, encode, upstream, store)."""
 
 
 @dataclass(frozen=True)

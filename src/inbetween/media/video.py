@@ -48,13 +48,16 @@ def encode_mp4(
     preset: str = PRESET,
     x264_params: str = X264_PARAMS,
     on_frame: Callable[[int], None] | None = None,
+    on_flush: Callable[[], None] | None = None,
 ) -> None:
     """Encode exactly ``frame_count`` frames, RGB or I420 uint8 (``media.yuv``), and planar
     float32 stereo audio.
 
     ``audio`` may still be in the making (a Future of a Soundtrack): it is interleaved from
     the frame at which it is ready, and waited for at the end.
-    ``on_frame(i)`` is called after frame ``i`` (0-based) has been handed to the encoder.
+    ``on_frame(i)`` is called after frame ``i`` (0-based) has been handed to the encoder;
+    ``on_flush()`` once every frame has, before the encoders are drained (the part of the
+    encoding that does not overlap the rendering).
     """
     with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
         # one core is left to the frame producer (see ``prefetch``): on 2 cores, x264 with its
@@ -97,6 +100,8 @@ def encode_mp4(
                 on_frame(index)
         if written != frame_count:
             raise ValueError(f"the engine produced {written} frames, {frame_count} expected")
+        if on_flush is not None:
+            on_flush()
         if sound is not None:
             track = track if track is not None else _ready(audio, wait=True)
             assert track is not None

@@ -94,6 +94,13 @@ class JobStore(Protocol):
         ``grace`` seconds ago (its worker stops at its own deadline; this catches one that
         died or hangs); the generations as they were."""
 
+    def counters(self) -> list[tuple[str, str, float]]:
+        """Every metric counter row: (name, labels as sorted JSON, value); see
+        ``inbetween.metrics``. Rows only grow: deleting a generation lowers nothing."""
+
+    def count_queued(self) -> int:
+        """How many generations are queued now."""
+
     def delete(self, generation_id: str) -> Generation | None:
         """Remove a generation and its inputs; the generation as it was, or None."""
 

@@ -6,6 +6,7 @@ import dataclasses
 import threading
 from collections.abc import Collection
 
+from inbetween import metrics
 from inbetween.jobs.models import (
     Generation,
     ImageInput,
@@ -38,6 +39,7 @@ class MemoryStore:
         self._keys: dict[str, ApiKey] = {}
         self._logs: dict[str, list[LogEntry]] = {}
         self._uploads: dict[str, Upload] = {}
+        self._counters: dict[tuple[str, str], float] = {}
 
     def create(self, generation: Generation, first: ImageInput, last: ImageInput,
                max_unfinished: int | None = None) -> None:
@@ -91,6 +93,7 @@ class MemoryStore:
                 revision=job.revision + 1,
             )
             self._jobs[job.id] = claimed
+            self._bump(metrics.claimed(now - job.updated_at))
             return claimed
 
     def _leased(self, generation_id: str, worker_id: str) -> Generation | None:
@@ -147,6 +150,7 @@ class MemoryStore:
                 finished_at=now,
                 revision=job.revision + 1,
             )
+            self._bump(metrics.ended(self._jobs[generation_id], outcome, now))
             return True
 
     def release(self, generation_id: str, worker_id: str, now: float) -> bool:
@@ -174,6 +178,8 @@ class MemoryStore:
                         error_message=worker_lost_message(job.attempts),
                         finished_at=now,
                     )
+                    self._bump(metrics.ended(job, Outcome(Status.ERROR,
+                                                          error_name="WorkerLost"), now))
                     failed.append(job.id)
                 else:
                     self._jobs[job.id] = _requeued(job, now)
@@ -194,7 +200,23 @@ class MemoryStore:
                         credits_used=0.0, lease_owner=None, lease_expires_at=None,
                         finished_at=now, updated_at=now, revision=job.revision + 1)
                     ended.append(job)
+                    self._bump(metrics.ended(job, Outcome(
+                        Status.ERROR, error_name="DeadlineExceeded"), now))
         return ended
+
+    def counters(self) -> list[tuple[str, str, float]]:
+        with self._lock:
+            return sorted((name, labels, value)
+                          for (name, labels), value in self._counters.items())
+
+    def count_queued(self) -> int:
+        with self._lock:
+            return sum(1 for g in self._jobs.values() if g.status is Status.QUEUED)
+
+    def _bump(self, increments: list[metrics.Increment]) -> None:
+        """Add to counter rows (called with the lock held, with the change they count)."""
+        for name, labels, amount in increments:
+            self._counters[(name, labels)] = self._counters.get((name, labels), 0.0) + amount
 
     def delete(self, generation_id: str) -> Generation | None:
         with self._lock:

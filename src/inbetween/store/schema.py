@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 
 __all__ = ["api_keys", "generation_inputs", "generation_logs", "generations", "metadata",
-           "uploads"]
+           "metric_counters", "uploads"]
 
 metadata = MetaData()
 
@@ -106,4 +106,12 @@ uploads = Table(
     Column("created_at", Float, nullable=False),
     Column("last_used_at", Float, nullable=False),
     Index("ix_uploads_last_used", "last_used_at"),
+)
+
+metric_counters = Table(
+    "metric_counters",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("labels", String(500), primary_key=True),
+    Column("value", Float, nullable=False),
 )

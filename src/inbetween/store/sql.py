@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from inbetween import metrics
 from inbetween.errors import InfrastructureError
 from inbetween.jobs.models import (
     Generation,
@@ -52,6 +53,7 @@ from inbetween.store.schema import (
     generation_inputs,
     generation_logs,
     generations,
+    metric_counters,
     uploads,
 )
 
@@ -95,6 +97,7 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._dialect = engine.dialect.name
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -178,17 +181,18 @@ class SqlStore:
             with self._tx() as conn:
                 # PostgreSQL: lock the row, skipping rows other workers hold (SQLite ignores
                 # this; its BEGIN IMMEDIATE already serialises writers)
-                wanted = select(_G.id).where(_G.status == Status.QUEUED.value)
+                wanted = select(_G.id, _G.updated_at).where(_G.status == Status.QUEUED.value)
                 if generation_id is not None:
                     wanted = wanted.where(_G.id == generation_id)
                 if models is not None:
                     wanted = wanted.where(_G.model.in_(list(models)))
-                candidate = conn.execute(
+                found = conn.execute(
                     wanted.order_by(_G.created_at, _G.id).limit(1)
                     .with_for_update(skip_locked=True)
-                ).scalar()
-                if candidate is None:
+                ).first()
+                if found is None:
                     return None
+                candidate, queued_since = found
                 won = conn.execute(
                     update(generations)
                     .where(_G.id == candidate, _G.status == Status.QUEUED.value)
@@ -202,6 +206,8 @@ class SqlStore:
                         revision=_G.revision + 1,
                     )
                 ).rowcount
+                if won == 1:
+                    self._bump(conn, metrics.claimed(now - queued_since))
             if won == 1:
                 return self.get(candidate)
             if generation_id is not None:
@@ -246,7 +252,19 @@ class SqlStore:
         }
         if outcome.status is Status.COMPLETED:
             values["progress"] = 100
-        return self._update_leased(generation_id, worker_id, values, target=outcome.status)
+        if not can_transition(Status.GENERATING, outcome.status):
+            raise ValueError(f"a generating job cannot become {outcome.status}")
+        with self._tx() as conn:  # the counters move in the same transaction
+            row = conn.execute(
+                update(generations)
+                .where(_G.id == generation_id, _G.status == Status.GENERATING.value,
+                       _G.lease_owner == worker_id)
+                .values(**values)
+                .returning(*generations.c)
+            ).first()
+            if row is not None:
+                self._bump(conn, metrics.ended(_from_row(dict(row._mapping)), outcome, now))
+        return row is not None
 
     def release(self, generation_id: str, worker_id: str, now: float) -> bool:
         return self._update_leased(
@@ -281,7 +299,7 @@ class SqlStore:
                 select(_G.id, _G.attempts).where(expired, _G.attempts >= max_attempts)
             ).all()
             for job_id, attempts in failed:
-                conn.execute(
+                row = conn.execute(
                     update(generations)
                     .where(_G.id == job_id, expired)
                     .values(
@@ -294,7 +312,11 @@ class SqlStore:
                             "finished_at": now,
                         }
                     )
-                )
+                    .returning(*generations.c)
+                ).first()
+                if row is not None:
+                    self._bump(conn, metrics.ended(_from_row(dict(row._mapping)), Outcome(
+                        Status.ERROR, error_name="WorkerLost"), now))
             requeued = conn.execute(
                 update(generations)
                 .where(expired, _G.attempts < max_attempts)
@@ -319,7 +341,34 @@ class SqlStore:
                 ).rowcount
                 if count == 1:
                     ended.append(job)
+                    self._bump(conn, metrics.ended(job, Outcome(
+                        Status.ERROR, error_name="DeadlineExceeded"), now))
         return ended
+
+    def counters(self) -> list[tuple[str, str, float]]:
+        with self._tx() as conn:
+            rows = conn.execute(select(metric_counters).order_by(
+                metric_counters.c.name, metric_counters.c.labels)).all()
+        return [(r.name, r.labels, float(r.value)) for r in rows]
+
+    def count_queued(self) -> int:
+        with self._tx() as conn:
+            return int(conn.execute(select(func.count()).select_from(generations).where(
+                _G.status == Status.QUEUED.value)).scalar() or 0)
+
+    def _bump(self, conn: Connection, increments: list[metrics.Increment]) -> None:
+        """Add to counter rows (an upsert: SQLite and PostgreSQL share the syntax)."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        upsert: Any = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        totals: dict[tuple[str, str], float] = {}
+        for name, labels, amount in increments:
+            totals[(name, labels)] = totals.get((name, labels), 0.0) + amount
+        for (name, labels), amount in sorted(totals.items()):  # one order: no deadlocks
+            statement = upsert(metric_counters).values(name=name, labels=labels, value=amount)
+            conn.execute(statement.on_conflict_do_update(
+                index_elements=["name", "labels"],
+                set_={"value": metric_counters.c.value + statement.excluded.value}))
 
     def delete(self, generation_id: str) -> Generation | None:
         with self._tx() as conn:
