@@ -43,7 +43,8 @@ def test_completed_generation_body(worker_api: Api, photos: dict[str, np.ndarray
     assert len(url.rsplit("/", 1)[1]) >= 32 + 4  # unguessable token
     meta = body["meta"]
     assert meta["engine"] == "inbetween/keyframe" and meta["seed"] == 99
-    assert meta["usage"] == {"credits_used": 0.0}
+    assert meta["usage"]["credits_used"] == 0.0 == meta["usage"]["cost_usd"]
+    assert meta["usage"]["seconds"] > 0  # delivered: its duration
     assert [w["code"] for w in meta["warnings"]] == ["local_engine"]
     details = meta["details"]
     assert details["transition"] == "push_dissolve"  # a cat and a rocket do not match
@@ -77,7 +78,8 @@ def test_public_url_and_credits_settings(make_api: Callable[..., Api],
                    keyframe_credits_per_second=2.5)
     body = api.wait_finished(api.post(_body(photos)).json()["id"])
     assert body["video"]["url"].startswith("https://videos.example.com/files/")
-    assert body["meta"]["usage"] == {"credits_used": 10.0}  # 4 s × 2.5
+    assert body["meta"]["usage"] == {"credits_used": 10.0, "cost_usd": 10.0,  # 4 s × 2.5
+                                     "seconds": 4.0}
     assert body["meta"]["warnings"] == []
 
 

@@ -112,7 +112,8 @@ def test_google_exact_requests_key_scoping_and_stored_video(
                                  "outcome": "completed", "reason": None, "http_status": None}]
     assert meta["seed"] is None
     assert {w["code"] for w in meta["warnings"]} == {"seed_ignored", "audio_removed"}
-    assert meta["usage"] == {"credits_used": 1.6}  # 4 s × $0.40 (billed with audio)
+    assert meta["usage"] == {"credits_used": 1.6, "cost_usd": 1.6, "seconds": 4.0}  # 4 s ×
+    # $0.40 (billed with audio)
     assert api.client.get(done["video"]["thumbnail_url"]).status_code == 200
     assert api.client.get(done["video"]["preview_url"]).status_code == 200
     _no_keys(json.dumps(done), caplog.text)
@@ -176,7 +177,8 @@ def test_fal_storage_queue_position_logs_and_result(
     meta = done["meta"]
     assert (meta["provider"], meta["engine"], meta["seed"]) == (
         "fal", "fal-ai/veo3.1/first-last-frame-to-video", 3)
-    assert meta["usage"] == {"credits_used": 1.6} and meta["queue_position"] is None
+    assert meta["usage"] == {"credits_used": 1.6, "cost_usd": 1.6, "seconds": 4.0}
+    assert meta["queue_position"] is None
     store = open_store(api.settings)
     messages = [entry.message for entry in store.logs(created["id"])]
     store.engine.dispose()
@@ -190,7 +192,8 @@ def test_fast_model_names_pick_each_providers_fast_model(
     done = _finish(api, _body(photos, model=VEO + "-fast", generate_audio=False))
     assert done["meta"]["engine"] == "fal-ai/veo3.1/fast/first-last-frame-to-video"
     assert ups.fal.submissions[0].path == "/fal-ai/veo3.1/fast/first-last-frame-to-video"
-    assert done["meta"]["usage"] == {"credits_used": 0.4}  # 4 s × $0.10 without audio
+    assert done["meta"]["usage"] == {"credits_used": 0.4, "cost_usd": 0.4,  # 4 s × $0.10
+                                     "seconds": 4.0}  # without audio
 
 
 def test_429_is_retried_after_retry_after(

@@ -124,7 +124,12 @@ class WarningOut(BaseModel):
 
 
 class UsageOut(BaseModel):
-    credits_used: float
+    credits_used: float = Field(description="What the generation cost (the hosted API's field).")
+    seconds: float = Field(description="Video seconds charged: the duration of a delivered "
+                           "video, 0 when the generation ended in error (never charged).")
+    cost_usd: float = Field(description="The same as credits_used, in USD: the upstream's "
+                            "list price per second for what was made, or the local engine's "
+                            "configured price (0 by default).")
 
 
 class AttemptOut(BaseModel):
@@ -225,7 +230,10 @@ def to_out(generation: Generation, base_url: str,
         provider = "local"
     seed_kept = upstream.get("seed_honoured", True) or provider == "local"
     meta = MetaOut(
-        usage=UsageOut(credits_used=g.credits_used) if g.finished else None,
+        usage=UsageOut(
+            credits_used=g.credits_used, cost_usd=g.credits_used,
+            seconds=float(g.request.duration) if g.status is Status.COMPLETED else 0.0,
+        ) if g.finished else None,
         engine=g.engine,
         seed=g.seed if seed_kept else None,
         provider=str(provider) if provider is not None else None,

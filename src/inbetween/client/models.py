@@ -26,6 +26,8 @@ class JobError:
 @dataclass(frozen=True)
 class Usage:
     credits_used: float
+    seconds: float | None = None  # video seconds charged (inbetween servers)
+    cost_usd: float | None = None  # credits_used in USD (inbetween servers)
 
 
 @dataclass(frozen=True)
@@ -100,12 +102,17 @@ class Generation:
                         self.meta.queue_position if self.meta else None)
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
 def _meta(meta: Any) -> Meta | None:
     if not isinstance(meta, dict):
         return None
     usage = meta.get("usage")
     return Meta(
-        usage=Usage(float(usage["credits_used"])) if isinstance(usage, dict)
+        usage=Usage(float(usage["credits_used"]), _number(usage.get("seconds")),
+                    _number(usage.get("cost_usd"))) if isinstance(usage, dict)
         and "credits_used" in usage else None,
         engine=meta.get("engine"),
         seed=meta.get("seed"),
