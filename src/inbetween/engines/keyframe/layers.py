@@ -100,6 +100,8 @@ def find_layers(colour0: np.ndarray, colour1: np.ndarray, forward: np.ndarray,
         else:  # overlapping: keep what lands on the object's other place under its motion
             mask0, mask1 = (mask0 & _moved(mask1, _inverse(motion.matrix()), (w, h)),
                             mask1 & _moved(mask0, motion.matrix(), (w, h)))
+            if not (mask0.any() and mask1.any()):
+                continue  # nothing consistent is left: the flow keeps it
         layers.append(Layer("matched", motion, _filled(mask0), _filled(mask1)))
     for k, mask in enumerate(masks):
         if k in used0 or k in used1:
