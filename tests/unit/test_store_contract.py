@@ -177,6 +177,25 @@ def test_deadlines_end_queued_jobs_at_once_and_running_ones_after_the_grace(
     assert store.expire(now=1e9, grace=0.0) == []
 
 
+def test_the_ledger_keeps_deliveries_only_even_after_delete(
+    store: MemoryStore | SqlStore,
+) -> None:
+    day = 1_795_000_000.0  # 2026-11-18 UTC
+    for job_id in ("a", "b"):
+        store.create(_job(job_id, 1.0), FIRST, LAST)
+        store.claim("w", 100.0, now=2.0, generation_id=job_id)
+    store.finish("a", "w", Outcome(Status.COMPLETED, engine="e", video_token="t",
+                                   credits_used=1.5, details={"provider": "fal"}), day)
+    store.finish("b", "w", Outcome(Status.ERROR, error_name="EngineError"), day)
+    store.delete("a")
+    [charge] = store.charges("k1", "2026-11-18", "2026-11-18")
+    assert (charge.generation_id, charge.provider, charge.cost_usd, charge.date) == (
+        "a", "fal", 1.5, "2026-11-18")
+    assert charge.seconds == _job("x", 0.0).request.duration
+    assert store.charges("k1", "2026-11-19", "2026-12-31") == []
+    assert store.charges("someone-else", "2026-01-01", "2026-12-31") == []
+
+
 def test_keys(store: MemoryStore | SqlStore) -> None:
     store.add_key(ApiKey("k2", "two", "b" * 64, 2.0))
     assert store.key_by_hash("b" * 64) == ApiKey("k2", "two", "b" * 64, 2.0)

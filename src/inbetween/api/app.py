@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from inbetween import __version__
-from inbetween.api import events, files, generations, metrics, playground, uploads
+from inbetween.api import events, files, generations, metrics, playground, uploads, usage
 from inbetween.api.errors import ERROR_RESPONSES, install_error_handlers
 from inbetween.api.limits import BodyLimit, RateLimiter, StreamSlots
 from inbetween.api.metrics import CountRequests, StoreCollector, new_registry
@@ -113,6 +113,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(files.router)
     app.include_router(playground.router)
     app.include_router(metrics.router)
+    app.include_router(usage.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"],
                       responses={503: {"description": "The job store is unreachable."}})
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -11,6 +11,7 @@ __all__ = [
     "FPS",
     "MAX_SEED",
     "RESOLUTIONS",
+    "Charge",
     "Generation",
     "GenerationRequest",
     "ImageInput",
@@ -170,6 +171,32 @@ class Generation:
     @property
     def finished(self) -> bool:
         return self.status in (Status.COMPLETED, Status.ERROR)
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One delivered generation in the spend ledger."""
+
+    generation_id: str
+    key_id: str
+    date: str  # UTC day of delivery, YYYY-MM-DD
+    model: str
+    provider: str
+    seconds: float
+    cost_usd: float
+    created_at: float
+
+    @staticmethod
+    def of(job: Generation, outcome: Outcome, now: float) -> Charge | None:
+        """The charge for ``job`` ending with ``outcome``: only a delivered video costs."""
+        if outcome.status is not Status.COMPLETED:
+            return None
+        import datetime
+
+        day = datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y-%m-%d")
+        return Charge(job.id, job.key_id, day, job.request.model,
+                      str(outcome.details.get("provider") or "local"),
+                      float(job.request.duration), float(outcome.credits_used), now)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from inbetween.errors import TooManyRequests
-from inbetween.jobs.models import Generation, ImageInput, LogEntry, Outcome, Stage, Upload
+from inbetween.jobs.models import (
+    Charge,
+    Generation,
+    ImageInput,
+    LogEntry,
+    Outcome,
+    Stage,
+    Upload,
+)
 
 __all__ = ["ApiKey", "IdempotencyReplay", "JobStore", "KeyStore", "ReapResult",
            "deadline_message", "too_many_unfinished", "worker_lost_message"]
@@ -100,6 +108,10 @@ class JobStore(Protocol):
 
     def count_queued(self) -> int:
         """How many generations are queued now."""
+
+    def charges(self, key_id: str, first_day: str, last_day: str) -> list[Charge]:
+        """The key's ledger rows delivered from ``first_day`` to ``last_day`` (UTC days,
+        YYYY-MM-DD, inclusive); written with the completion, kept after a DELETE."""
 
     def delete(self, generation_id: str) -> Generation | None:
         """Remove a generation and its inputs; the generation as it was, or None."""

@@ -8,6 +8,7 @@ from collections.abc import Collection
 
 from inbetween import metrics
 from inbetween.jobs.models import (
+    Charge,
     Generation,
     ImageInput,
     LogEntry,
@@ -40,6 +41,7 @@ class MemoryStore:
         self._logs: dict[str, list[LogEntry]] = {}
         self._uploads: dict[str, Upload] = {}
         self._counters: dict[tuple[str, str], float] = {}
+        self._ledger: list[Charge] = []
 
     def create(self, generation: Generation, first: ImageInput, last: ImageInput,
                max_unfinished: int | None = None) -> None:
@@ -151,6 +153,9 @@ class MemoryStore:
                 revision=job.revision + 1,
             )
             self._bump(metrics.ended(self._jobs[generation_id], outcome, now))
+            charge = Charge.of(self._jobs[generation_id], outcome, now)
+            if charge is not None:
+                self._ledger.append(charge)
             return True
 
     def release(self, generation_id: str, worker_id: str, now: float) -> bool:
@@ -212,6 +217,12 @@ class MemoryStore:
     def count_queued(self) -> int:
         with self._lock:
             return sum(1 for g in self._jobs.values() if g.status is Status.QUEUED)
+
+    def charges(self, key_id: str, first_day: str, last_day: str) -> list[Charge]:
+        with self._lock:
+            return sorted((c for c in self._ledger if c.key_id == key_id
+                           and first_day <= c.date <= last_day),
+                          key=lambda c: (c.date, c.created_at))
 
     def _bump(self, increments: list[metrics.Increment]) -> None:
         """Add to counter rows (called with the lock held, with the change they count)."""

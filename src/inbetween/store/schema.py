@@ -17,8 +17,16 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["api_keys", "generation_inputs", "generation_logs", "generations", "metadata",
-           "metric_counters", "uploads"]
+__all__ = [
+    "api_keys",
+    "generation_inputs",
+    "generation_logs",
+    "generations",
+    "ledger",
+    "metadata",
+    "metric_counters",
+    "uploads",
+]
 
 metadata = MetaData()
 
@@ -114,4 +122,18 @@ metric_counters = Table(
     Column("name", String(100), primary_key=True),
     Column("labels", String(500), primary_key=True),
     Column("value", Float, nullable=False),
+)
+
+ledger = Table(  # what was charged, one row per delivered generation; survives DELETE
+    "ledger",
+    metadata,
+    Column("generation_id", String(36), primary_key=True),
+    Column("key_id", String(36), nullable=False),
+    Column("date", String(10), nullable=False),  # UTC day of delivery, YYYY-MM-DD
+    Column("model", String(200), nullable=False),
+    Column("provider", String(40), nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_ledger_key_date", "key_id", "date"),
 )

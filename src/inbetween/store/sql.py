@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from inbetween import metrics
 from inbetween.errors import InfrastructureError
 from inbetween.jobs.models import (
+    Charge,
     Generation,
     GenerationRequest,
     ImageInput,
@@ -53,6 +54,7 @@ from inbetween.store.schema import (
     generation_inputs,
     generation_logs,
     generations,
+    ledger,
     metric_counters,
     uploads,
 )
@@ -263,8 +265,20 @@ class SqlStore:
                 .returning(*generations.c)
             ).first()
             if row is not None:
-                self._bump(conn, metrics.ended(_from_row(dict(row._mapping)), outcome, now))
+                job = _from_row(dict(row._mapping))
+                self._bump(conn, metrics.ended(job, outcome, now))
+                charge = Charge.of(job, outcome, now)
+                if charge is not None:  # the ledger row goes with the completion
+                    conn.execute(insert(ledger).values(**dataclasses.asdict(charge)))
         return row is not None
+
+    def charges(self, key_id: str, first_day: str, last_day: str) -> list[Charge]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(ledger).where(ledger.c.key_id == key_id, ledger.c.date >= first_day,
+                                     ledger.c.date <= last_day)
+                .order_by(ledger.c.date, ledger.c.created_at)).all()
+        return [Charge(**r._mapping) for r in rows]
 
     def release(self, generation_id: str, worker_id: str, now: float) -> bool:
         return self._update_leased(

@@ -1,0 +1,69 @@
+"""`GET /v2/usage`: the calling key's spend per UTC day, model and provider, from the ledger
+— delivered generations only, kept after DELETE, nothing of another key's; bad dates are a
+400 naming the field."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import data_url
+from tests.integration.conftest import Api
+
+
+def _body(photos: dict[str, np.ndarray], **overrides: object) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": "inbetween/keyframe", "prompt": "a slow push in",
+                            "image_url": data_url(photos["astronaut"], "JPEG"),
+                            "last_image_url": data_url(photos["astronaut"]),
+                            "resolution": "720p", "duration": 4, "generate_audio": False}
+    body.update(overrides)
+    return body
+
+
+def _usage(api: Api, first: str, last: str, key: str | None = None) -> Any:
+    return api.client.get("/v2/usage", params={"from": first, "to": last},
+                          headers={"Authorization": f"Bearer {key or api.key}"})
+
+
+def test_usage_counts_delivered_generations_only_and_survives_delete(
+    make_api: Callable[..., Api], photos: dict[str, np.ndarray],
+) -> None:
+    api = make_api(concurrency=1, keyframe_credits_per_second=0.25)
+    done = [api.wait_finished(api.post(_body(photos, duration=d)).json()["id"]) for d in (4, 8)]
+    assert [d["status"] for d in done] == ["completed", "completed"]
+    failed = api.wait_finished(api.post(_body(
+        photos, image_url="http://127.0.0.1:9/a.png")).json()["id"])
+    assert failed["status"] == "error"  # never charged
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    expected = {"data": [{"date": today, "model": "inbetween/keyframe", "provider": "local",
+                          "generations": 2, "seconds": 12.0, "cost_usd": 3.0}],
+                "total": {"generations": 2, "seconds": 12.0, "cost_usd": 3.0}}
+    report = _usage(api, today, today)
+    assert report.status_code == 200 and report.json() == expected
+    deleted = api.client.delete("/v2/video/generations",
+                                params={"generation_id": done[0]["id"]}, headers=api.auth)
+    assert deleted.status_code == 200
+    assert _usage(api, "2026-01-01", today).json() == expected  # DELETE keeps the ledger row
+    assert _usage(api, "2020-01-01", "2020-12-31").json() == {
+        "data": [], "total": {"generations": 0, "seconds": 0.0, "cost_usd": 0.0}}
+    other = api.new_key()
+    assert _usage(api, today, today, key=other).json()["total"]["generations"] == 0
+
+
+@pytest.mark.parametrize(("first", "last", "field"), [
+    ("2026-13-01", "2026-12-31", "from"), ("yesterday", "2026-12-31", "from"),
+    ("2026-11-25", "2026-11-2", "to"), ("2026-11-25", "2026-11-24", "to"),
+    ("2024-01-01", "2026-01-01", "to")])
+def test_bad_dates_name_the_field(api: Api, first: str, last: str, field: str) -> None:
+    response = _usage(api, first, last)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["field"] == field
+
+
+def test_usage_needs_a_key(api: Api) -> None:
+    response = api.client.get("/v2/usage", params={"from": "2026-11-25", "to": "2026-11-25"})
+    assert response.status_code == 401
