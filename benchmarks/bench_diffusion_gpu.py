@@ -1,6 +1,6 @@
 """GPU cost of the diffusion engines' real architectures, without their weights.
 
-Builds each model's real transformer — its published shape, written below — with random
+Builds each model's real transformer — its shape, written below — with random
 weights directly on the GPU in bfloat16, runs denoising passes at the latent size the engine
 uses for an 8 s 720p request with its default settings (and LTX-2's native 768×512), and
 prints a row per setting as soon as it is measured (a run cut short still reports):
@@ -42,8 +42,9 @@ BACKENDS = {"native": None, "math": "_native_math", "cudnn": "_native_cudnn",
             "flash": "_native_flash", "fp8": None, "compile": None}
 SMOKE_SETTINGS = ("native", "math", "cudnn", "flash", "fp8", "compile")
 
-# published shapes (LTX-2 19B: diffusers' defaults for LTX2VideoTransformer3DModel, the
-# Lightricks/LTX-2 transformer config; Wan2.1-FLF2V-14B-720P's transformer config)
+# the real shapes: LTX-2 19B as diffusers' defaults for LTX2VideoTransformer3DModel (48
+# layers, 32×128 video and 32×64 audio heads, 3840-wide captions: LTX-2's shape, not checked
+# here against a downloaded config.json); Wan2.1-FLF2V-14B-720P's transformer config
 LTX2_19B: dict[str, Any] = {"num_layers": 48, "num_attention_heads": 32,
                             "attention_head_dim": 128, "cross_attention_dim": 4096,
                             "audio_num_attention_heads": 32, "audio_attention_head_dim": 64,
