@@ -65,7 +65,7 @@ def claimed(waited: float) -> list[Increment]:
 def ended(job: Generation, outcome: Outcome, now: float) -> list[Increment]:
     """A job ended (completed, or error — by its worker, the reaper or its deadline); the
     outcome's ``stage_seconds`` are the time its run spent in each stage."""
-    provider = str(outcome.details.get("provider") or "local")
+    provider = outcome.provider
     engine = outcome.engine or job.engine or ""
     rows = [("generations_total", _labels(model=job.request.model, engine=engine,
                                           provider=provider, status=outcome.status.value),

@@ -37,7 +37,7 @@ from inbetween.metrics import metric_stage
 from inbetween.pipeline import load_image, render_to_file
 from inbetween.settings import Settings
 from inbetween.storage.base import ArtifactStore, delete_video
-from inbetween.store.base import JobStore
+from inbetween.store.base import JobStore, deadline_message
 from inbetween.upstream.providers import Provider, build_providers
 from inbetween.upstream.runner import UpstreamRunner
 
@@ -65,8 +65,9 @@ _STAGE_LOGS = {
 class _Lease:
     """Keeps a job's lease alive from a background thread, records progress and logs."""
 
-    def __init__(self, worker: Worker, job_id: str, deadline_at: float | None = None) -> None:
-        self.worker, self.job_id, self.deadline_at = worker, job_id, deadline_at
+    def __init__(self, worker: Worker, job: Generation) -> None:
+        self.worker, self.job_id, self.deadline_at = worker, job.id, job.deadline_at
+        self._deadline_message = deadline_message(job)
         self.lost = False
         self._done = threading.Event()
         self._last_progress = -1
@@ -74,7 +75,7 @@ class _Lease:
         self.upstream = False  # an upstream provider runs the job (for the stage metrics)
         self.stage_seconds: dict[str, float] = {}
         self._stage_started = worker.clock()
-        self._thread = threading.Thread(target=self._beat, name=f"lease-{job_id}", daemon=True)
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{job.id}", daemon=True)
         self._thread.start()
 
     def _renew(self, stage: Stage | None = None, progress: int | None = None) -> None:
@@ -132,10 +133,7 @@ class _Lease:
         """DeadlineExceeded once the job's Cancel-After deadline has passed."""
         if self.deadline_at is not None and self.worker.clock() >= self.deadline_at:
             self.log("the deadline set by Cancel-After has passed: stopping", "error")
-            raise DeadlineExceeded(
-                "The generation was not finished by the deadline its Cancel-After header "
-                "set; it was stopped and nothing was charged. Submit it again with a later "
-                "deadline.")
+            raise DeadlineExceeded(self._deadline_message)
 
     def pause(self, seconds: float) -> None:
         """Wait ``seconds`` (no longer than the deadline), or less when the process is
@@ -198,7 +196,7 @@ class Worker:
         event(log, "job.started", job=job.id, worker=self.worker_id, attempt=job.attempts)
         self._remove_partials(job.id)
         tmp = self.tmp_dir / f"{job.id}.{self.worker_id}.part.mp4"
-        lease = _Lease(self, job.id, job.deadline_at)
+        lease = _Lease(self, job)
         try:
             outcome = self._outcome(job, tmp, lease)
         except Interrupted as e:

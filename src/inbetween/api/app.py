@@ -72,7 +72,8 @@ def create_app(settings: Settings) -> FastAPI:
         limiter = RateLimiter({"submit": settings.rate_submit_per_second,
                                "poll": settings.rate_poll_per_second})
         signer = UrlSigner.from_settings(settings) if settings.signed_urls else None
-        registry.register(StoreCollector(store))
+        collector = StoreCollector(store)  # job figures read from this app's store
+        registry.register(collector)
         app.state.services = Services(settings, store, artifacts, pool, dispatch,
                                       celery.ping if celery else None, limiter, signer,
                                       StreamSlots(settings.max_event_streams_per_key),
@@ -90,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            registry.unregister(collector)
             reaper.stop()
             pool.stop(grace=settings.drain_seconds)
             if celery is not None:

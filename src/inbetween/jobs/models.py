@@ -132,6 +132,11 @@ class Outcome:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     """Seconds the run spent per metric stage (fetch, render, encode, upstream, store)."""
 
+    @property
+    def provider(self) -> str:
+        """The upstream provider that made the video, or ``local``."""
+        return str(self.details.get("provider") or "local")
+
 
 @dataclass(frozen=True)
 class Generation:
@@ -195,7 +200,7 @@ class Charge:
 
         day = datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y-%m-%d")
         return Charge(job.id, job.key_id, day, job.request.model,
-                      str(outcome.details.get("provider") or "local"),
+                      outcome.provider,
                       float(job.request.duration), float(outcome.credits_used), now)
 
 

@@ -32,23 +32,22 @@ import numpy as np
 from inbetween.engines.base import Clip, EngineRequest, ProgressCallback
 from inbetween.engines.diffusion import runtime
 from inbetween.engines.diffusion.runtime import ModelConfig
+from inbetween.engines.registry import LTX2
 from inbetween.errors import ModelUnavailable
-from inbetween.jobs.models import Stage
 from inbetween.media.audio import Soundtrack, in_background, master_model_audio
 from inbetween.media.images import fit_to_canvas
-from inbetween.settings import Settings
+from inbetween.settings import Settings, parse_loras
 
 __all__ = ["FPS", "LTX2Engine", "ltx2_config", "plan"]
 
 FPS = 24
 MULTIPLE = 32  # the video VAE's spatial compression
-LTX2 = "inbetween/ltx2"
 
 
 def ltx2_config(settings: Settings) -> ModelConfig:
     return ModelConfig(engine=LTX2, setting="INBETWEEN_LTX2_MODEL",
                        source=settings.ltx2_model or "", denoisers=("transformer",),
-                       loras=runtime.parse_loras(settings.ltx2_loras),
+                       loras=parse_loras(settings.ltx2_loras),
                        lora_setting="INBETWEEN_LTX2_LORAS")
 
 
@@ -81,16 +80,10 @@ def plan(width: int, height: int, max_area: int, upsampler: bool) -> tuple[int, 
     return w, h, False
 
 
-class LTX2Engine:
+class LTX2Engine(runtime.DiffusionEngine):
     """LTX-2.x from ``INBETWEEN_LTX2_MODEL``, loaded once per process."""
 
     name = LTX2
-    render_stage = Stage.RENDERING
-    render_share = 0.7  # of the progress bar: denoising and decoding; then encoding
-
-    def __init__(self, settings: Settings, credits_per_second: float = 0.0) -> None:
-        self.settings = settings
-        self.credits_per_second = credits_per_second
 
     def config(self) -> ModelConfig:
         return ltx2_config(self.settings)
@@ -101,9 +94,6 @@ class LTX2Engine:
         loaded: tuple[Any, Any] = runtime.load(config, self.settings,
                                                lambda: _load(config, self.settings))
         return loaded
-
-    def warm(self) -> None:
-        runtime.warm(self)
 
     def render(self, request: EngineRequest, first: np.ndarray, last: np.ndarray,
                on_progress: ProgressCallback | None = None) -> Clip:
@@ -136,7 +126,7 @@ class LTX2Engine:
             sound = in_background(lambda: master_model_audio(wave, rate, count / FPS),
                                   "model-audio")
         meta: dict[str, object] = {
-            "model": (settings.ltx2_model or "").rstrip("/").rsplit("/", 1)[-1],
+            "model": self.model_name(),
             "model_size": [w * 2, h * 2] if upsample else [w, h],
             "model_frames": frames,
             "model_fps": FPS,

@@ -31,14 +31,15 @@ from typing import Any
 import cv2
 import numpy as np
 
-from inbetween.engines.base import EngineRequest, ProgressCallback
+from inbetween.engines.base import Clip, EngineRequest, ProgressCallback
 from inbetween.errors import ModelUnavailable, OutOfMemory
-from inbetween.settings import Lora, Settings, parse_loras
+from inbetween.jobs.models import Stage
+from inbetween.settings import Lora, Settings
 
-__all__ = ["INSTALL_HINT", "PINNED_FRAMES", "RUN", "Lora", "ModelConfig", "apply_speedups",
-           "diffusion_installed", "drift", "fit_size", "free_memory", "load", "out_of_memory",
-           "out_of_memory_is_a_job_error", "parse_loras", "pin", "place", "retimed", "source_of",
-           "step_callback", "torch_dtype", "unload", "warm"]
+__all__ = ["INSTALL_HINT", "PINNED_FRAMES", "RUN", "DiffusionEngine", "ModelConfig",
+           "apply_speedups", "diffusion_installed", "drift", "fit_size", "free_memory", "load",
+           "out_of_memory", "out_of_memory_is_a_job_error", "pin", "place", "retimed",
+           "source_of", "step_callback", "torch_dtype", "unload", "warm"]
 
 INSTALL_HINT = "pip install 'inbetween[diffusion]'"
 PINNED_FRAMES = 6  # output frames over which each end is blended into its keyframe
@@ -75,6 +76,33 @@ class ModelConfig:
                 settings.diffusion_offload, settings.diffusion_vae_tiling,
                 settings.allow_model_download, settings.diffusion_attention,
                 settings.diffusion_quantize, settings.diffusion_compile)
+
+
+class DiffusionEngine:
+    """What every adapter of the family shares: its settings, its share of the progress bar
+    (it generates inside ``render``), warming at start, and its model's ``ModelConfig``."""
+
+    name: str
+    render_stage = Stage.RENDERING
+    render_share = 0.7  # of the progress bar: denoising and decoding; then encoding
+
+    def __init__(self, settings: Settings, credits_per_second: float = 0.0) -> None:
+        self.settings = settings
+        self.credits_per_second = credits_per_second
+
+    def config(self) -> ModelConfig:
+        raise NotImplementedError
+
+    def model_name(self) -> str:
+        """The model folder's (or hub id's) last part, for ``meta.details.model``."""
+        return self.config().source.rstrip("/").rsplit("/", 1)[-1]
+
+    def warm(self) -> None:
+        warm(self)
+
+    def render(self, request: EngineRequest, first: np.ndarray, last: np.ndarray,
+               on_progress: ProgressCallback | None = None) -> Clip:
+        raise NotImplementedError
 
 
 def load(config: ModelConfig, settings: Settings, build: Callable[[], Any]) -> Any:

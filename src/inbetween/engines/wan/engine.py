@@ -22,10 +22,9 @@ import numpy as np
 from inbetween.engines.base import Clip, EngineRequest, ProgressCallback
 from inbetween.engines.diffusion import runtime
 from inbetween.engines.diffusion.runtime import ModelConfig
-from inbetween.jobs.models import Stage
+from inbetween.engines.registry import WAN, WAN22
 from inbetween.media.audio import start_soundtrack
 from inbetween.media.images import fit_to_canvas
-from inbetween.settings import Settings
 
 __all__ = ["MODEL_FPS", "Wan22Engine", "WanEngine", "model_frames", "model_size"]
 
@@ -44,16 +43,10 @@ def model_frames(seconds: float, max_frames: int) -> int:
     return max(5, (wanted - 1) // 4 * 4 + 1)
 
 
-class WanEngine:
+class WanEngine(runtime.DiffusionEngine):
     """Wan2.1 FLF2V 14B (or any pipeline saved in the same format), loaded once per process."""
 
-    name = "inbetween/wan-flf2v"
-    render_stage = Stage.RENDERING
-    render_share = 0.7  # of the progress bar: denoising and decoding; then retime + encode
-
-    def __init__(self, settings: Settings, credits_per_second: float = 0.0) -> None:
-        self.settings = settings
-        self.credits_per_second = credits_per_second
+    name = WAN
 
     def config(self) -> ModelConfig:
         from inbetween.engines.wan.loader import wan21_config
@@ -73,9 +66,6 @@ class WanEngine:
         from inbetween.engines.wan.loader import load_pipeline
 
         return load_pipeline(self.settings, self.config())
-
-    def warm(self) -> None:
-        runtime.warm(self)
 
     def render(self, request: EngineRequest, first: np.ndarray, last: np.ndarray,
                on_progress: ProgressCallback | None = None) -> Clip:
@@ -102,7 +92,7 @@ class WanEngine:
                                      request.seed)
         guidance, guidance_2 = self.guidance
         meta: dict[str, object] = {
-            "model": self.config().source.rstrip("/").rsplit("/", 1)[-1],
+            "model": self.model_name(),
             "model_size": [w, h],
             "model_frames": frames,
             "model_fps": MODEL_FPS,
@@ -122,7 +112,7 @@ class WanEngine:
 class Wan22Engine(WanEngine):
     """Wan2.2 I2V A14B: two experts switched at the pipeline's ``boundary_ratio``."""
 
-    name = "inbetween/wan2.2-flf2v"
+    name = WAN22
 
     def config(self) -> ModelConfig:
         from inbetween.engines.wan.loader import wan22_config

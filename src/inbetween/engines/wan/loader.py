@@ -15,20 +15,19 @@ from inbetween.engines.diffusion.runtime import (
     out_of_memory,
     unload,
 )
+from inbetween.engines.registry import WAN, WAN22
 from inbetween.errors import ModelUnavailable
-from inbetween.settings import Settings
+from inbetween.settings import Settings, parse_loras
 
 __all__ = ["INSTALL_HINT", "diffusion_installed", "drops_last_frame", "load_pipeline",
            "out_of_memory", "unload", "wan21_config", "wan22_config"]
 
-WAN21 = "inbetween/wan-flf2v"
-WAN22 = "inbetween/wan2.2-flf2v"
 
 
 def wan21_config(settings: Settings) -> ModelConfig:
     return ModelConfig(
-        engine=WAN21, setting="INBETWEEN_WAN_MODEL", source=settings.wan_model,
-        denoisers=("transformer",), loras=runtime.parse_loras(settings.wan_loras),
+        engine=WAN, setting="INBETWEEN_WAN_MODEL", source=settings.wan_model,
+        denoisers=("transformer",), loras=parse_loras(settings.wan_loras),
         lora_setting="INBETWEEN_WAN_LORAS",
         first_block_cache=settings.diffusion_first_block_cache)
 
@@ -37,7 +36,7 @@ def wan22_config(settings: Settings) -> ModelConfig:
     return ModelConfig(
         engine=WAN22, setting="INBETWEEN_WAN22_MODEL", source=settings.wan22_model or "",
         denoisers=("transformer", "transformer_2"),
-        loras=runtime.parse_loras(settings.wan22_loras), lora_setting="INBETWEEN_WAN22_LORAS",
+        loras=parse_loras(settings.wan22_loras), lora_setting="INBETWEEN_WAN22_LORAS",
         first_block_cache=settings.diffusion_first_block_cache)
 
 
