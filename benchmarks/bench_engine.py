@@ -229,7 +229,13 @@ def main() -> None:
                         "(0 skips)")
     parser.add_argument("--process-cases", default="pan,object over texture",
                         help="comma-separated cases for the exec-to-exit timing")
+    parser.add_argument("--process-only", action="store_true",
+                        help="only the exec-to-exit timing (no quality table)")
     args = parser.parse_args()
+    if args.process_only:
+        wanted = args.process_cases.split(",")
+        process_speed([c for c in CASES if c.name in wanted], args.process_runs)
+        return
     methods = [m for m in METHODS if not (args.no_minterpolate and m == "minterpolate")]
     cases = [c for c in CASES if not args.cases or c.name in args.cases.split(",")]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "

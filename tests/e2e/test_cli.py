@@ -123,3 +123,31 @@ def test_generate_carries_a_moving_object_along_its_path(tmp_path: Path) -> None
     count, labels, stats, _ = cv2.connectedComponentsWithStats(found.astype(np.uint8))
     [blob] = [k for k in range(1, count) if stats[k, cv2.CC_STAT_AREA] > 500]  # once
     assert np.linalg.norm(centroid(labels == blob) - path(start, end, 0.5)) < 0.03 * W
+
+
+def test_silent_generate_loads_neither_the_sound_stack_nor_the_server(tmp_path: Path) -> None:
+    """`inbetween generate --no-audio` imports only what it uses (start-up is part of its
+    time): no sound synthesis, no web framework, no database, no HTTP client."""
+    import subprocess
+    import sys
+
+    first = np.full((72, 128, 3), 40, np.uint8)
+    last = np.full((72, 128, 3), 200, np.uint8)
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    a.write_bytes(encode(first, "png"))
+    b.write_bytes(encode(last, "png"))
+    code = (
+        "import sys\n"
+        "from inbetween.cli import main\n"
+        f"sys.argv = ['inbetween', 'generate', '--first', {str(a)!r}, '--last', {str(b)!r},"
+        f" '--prompt', 'x', '-o', {str(tmp_path / 'o.mp4')!r}, '--resolution', '720p',"
+        " '--duration', '4', '--no-audio']\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "heavy = {'inbetween.media.audio', 'inbetween.media.speech', 'inbetween.media.ambience',"
+        " 'fastapi', 'starlette', 'sqlalchemy', 'uvicorn', 'httpx', 'inbetween.api',"
+        " 'inbetween.store', 'inbetween.worker', 'torch', 'scipy'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "o.mp4").stat().st_size > 0

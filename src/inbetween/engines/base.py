@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from inbetween.jobs.models import JobWarning
-from inbetween.media.audio import Soundtrack
+
+if TYPE_CHECKING:  # the sound stack loads only where sound is made
+    from inbetween.media.audio import Soundtrack
 
 __all__ = ["Clip", "Engine", "EngineRequest", "ProgressCallback"]
 

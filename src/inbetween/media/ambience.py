@@ -12,7 +12,8 @@ import numpy as np
 
 __all__ = ["AMBIENCES", "SAMPLE_RATE", "ambiences_for", "render_ambience"]
 
-SAMPLE_RATE = 48_000
+from inbetween.media import SAMPLE_RATE
+
 Bed = Callable[[int, np.random.Generator], np.ndarray]
 
 

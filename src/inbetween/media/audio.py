@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from inbetween.jobs.models import JobWarning
+from inbetween.media import SAMPLE_RATE
 from inbetween.media.ambience import ambiences_for, render_ambience
 from inbetween.media.dialogue import Event, Line, plan_dialogue
 from inbetween.media.speech import Voice, synthesise_speech
@@ -39,7 +40,6 @@ __all__ = [
     "true_peak_db",
 ]
 
-SAMPLE_RATE = 48_000
 DIALOGUE_LUFS = -16.0
 AMBIENCE_MAX_LUFS = -18.0
 TRUE_PEAK_DBTP = -2.5  # below the −1 dBTP limit, leaving room for AAC's overshoot

@@ -17,13 +17,16 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from fractions import Fraction
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import av
 import numpy as np
 
-from inbetween.media.audio import SAMPLE_RATE, Soundtrack
+from inbetween.media import SAMPLE_RATE
 from inbetween.media.yuv import ToI420, is_i420, planes
+
+if TYPE_CHECKING:  # the sound stack loads only where sound is made
+    from inbetween.media.audio import Soundtrack
 
 __all__ = ["PRESET", "X264_PARAMS", "encode_mp4", "prefetch"]
 

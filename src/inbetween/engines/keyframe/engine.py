@@ -12,7 +12,6 @@ from inbetween.engines.keyframe.flow import Synthesiser, estimate_motion
 from inbetween.engines.keyframe.pair import KeyframePair
 from inbetween.engines.keyframe.transitions import PushPullDissolve
 from inbetween.jobs.models import JobWarning
-from inbetween.media.audio import start_soundtrack
 from inbetween.media.images import fit_to_canvas
 
 __all__ = ["MATCH_THRESHOLD", "KeyframeEngine"]
@@ -50,6 +49,8 @@ class KeyframeEngine:
         # and the frames render
         sound = None
         if request.generate_audio:
+            from inbetween.media.audio import start_soundtrack  # not loaded for silent clips
+
             sound = start_soundtrack(request.prompt, request.frame_count / request.fps,
                                      request.seed)
         # 3. fit both keyframes to the canvas (cover-crop, no stretching)
