@@ -115,20 +115,69 @@ def worker(
     run_worker(settings, settings.concurrency)
 
 
+BudgetUsd = Annotated[float | None, typer.Option(
+    "--budget-usd", min=0, help="Spend cap in USD per period: a submission whose worst-case "
+    "cost does not fit what is left answers 402 BudgetExceeded.", show_default=False)]
+BudgetPeriod = Annotated[str, typer.Option(
+    "--budget-period", help="UTC calendar period of the budget: month, day or total.")]
+
+
+def _period(value: str) -> str:
+    from inbetween.jobs.models import BUDGET_PERIODS
+
+    if value not in BUDGET_PERIODS:
+        _fail(f"--budget-period/--period {value!r}: use one of {', '.join(BUDGET_PERIODS)}")
+    return value
+
+
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="A label for the key (who or what uses it).")],
     data_dir: DataDir = None,
+    budget_usd: BudgetUsd = None,
+    budget_period: BudgetPeriod = "month",
 ) -> None:
     """Create an API key; prints the key alone on the last line (it is not shown again)."""
     from inbetween.keys import create_key
     from inbetween.store import open_store
 
+    period = _period(budget_period)
     settings = _settings(data_dir=data_dir)
     store = open_store(settings)
-    plaintext, record = create_key(store, name)
-    print(f"Created key {record.id} named {name!r}. Send it as `Authorization: Bearer <key>`:")
+    plaintext, record = create_key(store, name, budget_usd, period)
+    budget = f" with a {_budget_text(budget_usd, period)} budget" if budget_usd is not None else ""
+    print(f"Created key {record.id} named {name!r}{budget}. Send it as "
+          "`Authorization: Bearer <key>`:")
     print(plaintext)
+
+
+def _budget_text(usd: float, period: str) -> str:
+    return f"${usd:.2f} " + {"month": "a month", "day": "a day", "total": "total"}[period]
+
+
+@keys_app.command("budget")
+def keys_budget(
+    name: Annotated[str, typer.Argument(help="Name of the key(s).")],
+    usd: Annotated[float | None, typer.Option(
+        "--usd", min=0, help="The new cap in USD per period.", show_default=False)] = None,
+    period: Annotated[str, typer.Option(
+        "--period", help="UTC calendar period: month, day or total.")] = "month",
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the budget.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Set or remove the spend budget of every live key with this name (takes effect at
+    once; what was charged this period counts against the new cap)."""
+    from inbetween.store import open_store
+
+    if (usd is None) == (not remove):
+        _fail("give either --usd X (with --period month|day|total) or --remove")
+    chosen = _period(period)
+    store = open_store(_settings(data_dir=data_dir))
+    count = store.set_budget(name, usd, chosen)
+    if count == 0:
+        _fail(f"no live key is named {name!r}; `inbetween keys list` shows the names")
+    what = "removed the budget" if usd is None else f"set a {_budget_text(usd, chosen)} budget"
+    print(f"{what} of {count} key{'s' if count != 1 else ''} named {name!r}")
 
 
 @keys_app.command("list")
@@ -140,7 +189,9 @@ def keys_list(data_dir: DataDir = None) -> None:
     for key in store.list_keys():
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(key.created_at))
         revoked = "  (revoked)" if key.revoked_at is not None else ""
-        print(f"{key.id}  {created}Z  {key.name}{revoked}")
+        budget = (f"  budget {_budget_text(key.budget_usd, key.budget_period or 'month')}"
+                  if key.budget_usd is not None else "")
+        print(f"{key.id}  {created}Z  {key.name}{budget}{revoked}")
 
 
 @keys_app.command("revoke")

@@ -6,6 +6,7 @@
     ├── InvalidRequest          400  the request is wrong; names the field and what is allowed
     ├── Unauthorized            401  missing, malformed or unknown API key
     ├── Forbidden               403  a signed video URL that is not (or no longer) valid
+    ├── BudgetExceeded          402  the key's budget cannot cover the request's worst case
     ├── NotFound                404  no such generation (or not yours)
     ├── Conflict                409  an Idempotency-Key reused for a different request
     ├── PayloadTooLarge         413  the request body is over INBETWEEN_MAX_BODY_MB
@@ -34,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "BudgetExceeded",
     "Conflict",
     "ContentFiltered",
     "DeadlineExceeded",
@@ -127,6 +129,12 @@ class TooManyRequests(InbetweenError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class BudgetExceeded(InbetweenError):
+    """What is left of this API key's budget cannot cover this request."""
+
+    status_code = 402
 
 
 class JobFailure(InbetweenError):

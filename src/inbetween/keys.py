@@ -20,11 +20,14 @@ def hash_key(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
-def create_key(store: KeyStore, name: str) -> tuple[str, ApiKey]:
-    """Make a new key named ``name``; returns (plaintext, stored record)."""
+def create_key(store: KeyStore, name: str, budget_usd: float | None = None,
+               budget_period: str = "month") -> tuple[str, ApiKey]:
+    """Make a new key named ``name`` (with a budget per UTC ``budget_period`` when
+    ``budget_usd`` is given); returns (plaintext, stored record)."""
     plaintext = _PREFIX + secrets.token_urlsafe(32)
     record = ApiKey(
-        id=str(uuid.uuid4()), name=name, key_hash=hash_key(plaintext), created_at=time.time()
+        id=str(uuid.uuid4()), name=name, key_hash=hash_key(plaintext), created_at=time.time(),
+        budget_usd=budget_usd, budget_period=budget_period if budget_usd is not None else None,
     )
     store.add_key(record)
     return plaintext, record

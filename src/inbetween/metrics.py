@@ -14,8 +14,8 @@ import json
 
 from inbetween.jobs.models import Generation, Outcome, Stage, Status
 
-__all__ = ["DURATION_BUCKETS", "STAGE_BUCKETS", "Increment", "claimed", "ended", "labels_of",
-           "metric_stage"]
+__all__ = ["DURATION_BUCKETS", "STAGE_BUCKETS", "Increment", "claimed", "delivery", "ended",
+           "labels_of", "metric_stage"]
 
 Increment = tuple[str, str, float]
 """(row name, labels as sorted JSON, amount)."""
@@ -78,3 +78,9 @@ def ended(job: Generation, outcome: Outcome, now: float) -> list[Increment]:
     for stage, seconds in outcome.stage_seconds.items():
         rows += _observe("stage_duration_seconds", STAGE_BUCKETS, seconds, stage=stage)
     return rows
+
+
+def delivery(result: str) -> list[Increment]:
+    """A webhook delivery attempt ended: ``delivered``, ``retry`` (it will be sent again) or
+    ``failed`` (given up: 410, or its retries used up)."""
+    return [("webhook_deliveries_total", _labels(result=result), 1.0)]

@@ -136,6 +136,18 @@ class Settings(BaseSettings):
     metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
     metrics_token: SecretStr | None = Field(
         None, description="When set, /metrics wants `Authorization: Bearer <token>`.")
+    # -- webhooks ----------------------------------------------------------------------------
+    webhook_retry_seconds: str = Field(
+        "5,300,1800,7200,18000,36000,36000",
+        description="Seconds before each retry of a failed webhook delivery, comma-separated "
+        "(one more attempt than there are numbers; 410 stops at once).")
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, description="A webhook receiver must answer within this.")
+    webhook_poll_seconds: float = Field(
+        1.0, gt=0, description="How often each process looks for due webhook deliveries.")
+    webhook_secret_overlap_hours: float = Field(
+        24.0, ge=0, description="After a secret rotation, deliveries are signed with the old "
+        "secret too for this long.")
     # -- upstream providers (the real Veo 3.1) ---------------------------------------------
     local_engine: str = Field(
         "keyframe", description="Engine of the `local` route for the Google model names.")
@@ -229,6 +241,17 @@ class Settings(BaseSettings):
         None, description="JSON provider → model → {audio, no_audio} USD per second; "
         "unset: the built-in list prices.")
 
+    @field_validator("webhook_retry_seconds")
+    @classmethod
+    def _retries(cls, value: str) -> str:
+        _schedule(value)
+        return value
+
+    @property
+    def webhook_schedule(self) -> tuple[float, ...]:
+        """INBETWEEN_WEBHOOK_RETRY_SECONDS as numbers."""
+        return _schedule(self.webhook_retry_seconds)
+
     @field_validator("wan_loras", "ltx2_loras", "wan22_loras")
     @classmethod
     def _loras(cls, value: str) -> str:
@@ -249,3 +272,14 @@ class Settings(BaseSettings):
     @property
     def tmp_dir(self) -> Path:
         return self.data_dir / "tmp"
+
+
+def _schedule(value: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise ValueError("INBETWEEN_WEBHOOK_RETRY_SECONDS: seconds, comma-separated, e.g. "
+                         "5,300,1800") from None
+    if any(not math.isfinite(d) or d < 0 for d in delays):
+        raise ValueError("INBETWEEN_WEBHOOK_RETRY_SECONDS: each delay must be ≥ 0 seconds")
+    return delays

@@ -38,6 +38,7 @@ from inbetween.pipeline import load_image, render_to_file
 from inbetween.settings import Settings
 from inbetween.storage.base import ArtifactStore, delete_video
 from inbetween.store.base import JobStore, deadline_message
+from inbetween.upstream.prices import local_price
 from inbetween.upstream.providers import Provider, build_providers
 from inbetween.upstream.runner import UpstreamRunner
 
@@ -297,7 +298,9 @@ class Worker:
             video_token=token,
             warnings=warnings,
             details={**rendered.details, "worker": self.worker_id},
-            credits_used=round(req.duration * engine.credits_per_second, 6),
+            credits_used=round(req.duration * local_price(
+                self.settings.prices, engine.name, req.generate_audio,
+                engine.credits_per_second), 6),
         )
 
     def _store_previews(self, tap: PreviewTap, video: Path, token: str) -> None:

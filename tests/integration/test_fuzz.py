@@ -62,8 +62,9 @@ def test_api_conforms_to_its_schema(fuzz_app: tuple[FastAPI, str]) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     # POST, GET, DELETE, list and events of generations; POST and GET uploads; a video, its
-    # thumbnail and preview; /healthz; /metrics; /v2/usage
-    assert len(operations) == 13
+    # thumbnail and preview; /healthz; /metrics; /v2/usage; the webhook secret, its rotation,
+    # deliveries and a delivery's retry
+    assert len(operations) == 17
     calls: dict[str, int] = {}
     for operation in operations:
 

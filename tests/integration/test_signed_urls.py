@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from inbetween.api.signing import UrlSigner
+from inbetween.signing import UrlSigner
 from tests.conftest import data_url
 from tests.integration.conftest import Api
 

@@ -12,7 +12,7 @@ import inbetween.errors
 import inbetween.jobs
 import inbetween.store
 from inbetween.client.settings import DEFAULT_BASE_URL, ClientSettings
-from inbetween.errors import InvalidRequest, NotFound, Unauthorized
+from inbetween.errors import BudgetExceeded, InvalidRequest, NotFound, Unauthorized
 from inbetween.settings import Settings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
@@ -74,7 +74,7 @@ def test_public_api_is_pinned() -> None:
     assert inbetween.__all__ == ["AsyncClient", "Client", "__version__"]
     assert inbetween.Client is inbetween.client.Client
     assert sorted(inbetween.errors.__all__) == [
-        "Conflict", "ContentFiltered", "DeadlineExceeded", "EngineError", "Forbidden",
+        "BudgetExceeded", "Conflict", "ContentFiltered", "DeadlineExceeded", "EngineError", "Forbidden",
         "ImageFetchError",
         "InbetweenError", "InfrastructureError",
         "InvalidImage", "InvalidRequest", "JobFailure", "ModelUnavailable", "NotFound",
@@ -94,6 +94,6 @@ def test_public_api_is_pinned() -> None:
 
 def test_errors_carry_status_and_default_messages() -> None:
     assert (InvalidRequest("x", field="f", allowed=[1]).status_code, Unauthorized().status_code,
-            NotFound().status_code) == (400, 401, 404)
+            NotFound().status_code, BudgetExceeded("m").status_code) == (400, 401, 404, 402)
     assert NotFound().message == "No generation with this id exists for this API key."
     assert InvalidRequest("m", field="f", allowed=(1, 2)).allowed == [1, 2]

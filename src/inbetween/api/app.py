@@ -12,11 +12,10 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from inbetween import __version__
-from inbetween.api import events, files, generations, metrics, playground, uploads, usage
+from inbetween.api import events, files, generations, metrics, playground, uploads, usage, webhooks
 from inbetween.api.errors import ERROR_RESPONSES, install_error_handlers
 from inbetween.api.limits import BodyLimit, RateLimiter, StreamSlots
 from inbetween.api.metrics import CountRequests, StoreCollector, new_registry
-from inbetween.api.signing import UrlSigner
 from inbetween.api.state import Services, services
 from inbetween.dispatch.local import LocalPool, Reaper
 from inbetween.engines.registry import build_engines
@@ -25,9 +24,11 @@ from inbetween.jobs.service import cancel_upstream, delete_expired
 from inbetween.jobs.uploads import delete_expired_uploads
 from inbetween.media.audio import preload
 from inbetween.settings import Settings
+from inbetween.signing import UrlSigner
 from inbetween.storage import open_artifacts
 from inbetween.store import open_store
 from inbetween.upstream.providers import build_providers
+from inbetween.webhooks.sender import fetch_policy, webhook_sender
 from inbetween.worker import Worker
 
 __all__ = ["FEATURES", "create_app"]
@@ -74,12 +75,15 @@ def create_app(settings: Settings) -> FastAPI:
         signer = UrlSigner.from_settings(settings) if settings.signed_urls else None
         collector = StoreCollector(store)  # job figures read from this app's store
         registry.register(collector)
+        policy = fetch_policy(settings)
+        sender = webhook_sender(settings, store, policy)
         app.state.services = Services(settings, store, artifacts, pool, dispatch,
                                       celery.ping if celery else None, limiter, signer,
                                       StreamSlots(settings.max_event_streams_per_key),
-                                      providers)
+                                      providers, policy, sender)
         pool.start()
         reaper.start()
+        sender.start()
         if settings.concurrency:  # warm the sound track's imports before the first job
             threading.Thread(target=preload, name="preload", daemon=True).start()
         if settings.concurrency and not celery and settings.diffusion_compile:
@@ -92,6 +96,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             registry.unregister(collector)
+            sender.stop()
             reaper.stop()
             pool.stop(grace=settings.drain_seconds)
             if celery is not None:
@@ -116,6 +121,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(playground.router)
     app.include_router(metrics.router)
     app.include_router(usage.router)
+    app.include_router(webhooks.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"],
                       responses={503: {"description": "The job store is unreachable."}})
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -26,6 +26,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorEnvelope,
           "description": "Invalid request: names the field and what is allowed."},
     401: {"model": ErrorEnvelope, "description": "Missing or unknown API key."},
+    402: {"model": ErrorEnvelope, "description": "BudgetExceeded: what is left of this key's "
+          "budget cannot cover the request's worst-case cost; the message says what is left "
+          "and when it resets."},
     403: {"model": ErrorEnvelope, "description": "A signed video URL is missing its "
           "signature, or it is wrong or expired."},
     404: {"model": ErrorEnvelope, "description": "No such generation for this key."},
@@ -33,6 +36,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorEnvelope, "description": "The body is over INBETWEEN_MAX_BODY_MB."},
     429: {"model": ErrorEnvelope, "description": "A per-key rate limit, or the cap on "
           "unfinished generations; `Retry-After` says when to retry."},
+    503: {"model": ErrorEnvelope, "description": "InfrastructureError: the job store (or "
+          "the broker) cannot be reached right now; retry."},
 }
 
 

@@ -25,8 +25,13 @@ from inbetween.api.schemas import (
 )
 from inbetween.api.state import Services, services
 from inbetween.engines.registry import route
-from inbetween.errors import InvalidImage, InvalidRequest
-from inbetween.jobs.models import Generation, ImageInput
+from inbetween.errors import ImageFetchError, InvalidImage, InvalidRequest
+from inbetween.jobs.models import (
+    DEFAULT_WEBHOOK_EVENTS,
+    WEBHOOK_EVENTS,
+    Generation,
+    ImageInput,
+)
 from inbetween.jobs.service import (
     cancel_upstream,
     delete,
@@ -35,8 +40,10 @@ from inbetween.jobs.service import (
     submit,
 )
 from inbetween.jobs.uploads import resolve_upload, upload_id_of
+from inbetween.media.fetch import pinned
 from inbetween.media.images import parse_image_field
 from inbetween.store.base import ApiKey
+from inbetween.upstream.prices import worst_case_usd
 
 __all__ = ["router"]
 
@@ -52,7 +59,7 @@ MAX_CANCEL_AFTER = 24 * 3600
 @router.post(
     "/generations",
     response_model=GenerationCreated | GenerationOut,
-    responses={k: ERROR_RESPONSES[k] for k in (400, 401, 409, 413, 429)},
+    responses={k: ERROR_RESPONSES[k] for k in (400, 401, 402, 409, 413, 429, 503)},
     summary="Submit a generation",
 )
 async def create_generation(
@@ -84,7 +91,8 @@ async def create_generation(
     """
     wait = _prefer_wait(prefer)
     deadline_in = cancel_after_seconds(cancel_after)
-    generation = await run_in_threadpool(_submit, body, key, svc, idempotency_key, deadline_in)
+    generation = await run_in_threadpool(_submit, body, key, svc, idempotency_key, deadline_in,
+                                         str(request.base_url).rstrip("/"))
     if wait is None:
         return GenerationCreated(id=generation.id, status=generation.status.value)
     deadline = time.monotonic() + wait
@@ -129,15 +137,19 @@ def cancel_after_seconds(value: str | None) -> float | None:
 
 
 def _submit(body: GenerationCreate, key: ApiKey, svc: Services,
-            idempotency_key: str | None, deadline_in: float | None = None) -> Generation:
+            idempotency_key: str | None, deadline_in: float | None = None,
+            base_url: str | None = None) -> Generation:
     svc.limiter.check(key.id, "submit")
     request = body.to_domain()
     route(request, svc.settings)  # refuse an unroutable request before decoding
+    webhook = _webhook(body, svc)
     first = _image(body.image_url, "image_url", svc, key)
     last = _image(body.last_image_url, "last_image_url", svc, key)
     generation = submit(svc.store, request, first, last, key_id=key.id,
                         max_unfinished=svc.settings.max_unfinished_per_key,
-                        idempotency_key=idempotency_key, deadline_in=deadline_in)
+                        idempotency_key=idempotency_key, deadline_in=deadline_in,
+                        webhook=webhook, base_url=base_url,
+                        reserved_usd=worst_case_usd(request, svc.settings, svc.providers))
     svc.dispatch(generation.id)
     return generation
 
@@ -231,6 +243,21 @@ def generation_out(generation: Generation, request: Request, svc: Services) -> G
     base = svc.settings.public_url or str(request.base_url)
     sign = svc.signer.sign if svc.signer is not None else None
     return to_out(generation, base.rstrip("/"), sign, queue_position_of(svc.store, generation))
+
+
+def _webhook(body: GenerationCreate, svc: Services) -> tuple[str, tuple[str, ...]] | None:
+    """The request's webhook (URL, events), its URL checked against the outbound policy."""
+    if body.webhook_url is None:
+        if body.webhook_events is not None:
+            raise InvalidRequest("webhook_events: needs webhook_url, the URL to send them to",
+                                 field="webhook_events")
+        return None
+    try:
+        pinned(body.webhook_url, "webhook_url", svc.fetch_policy, purpose="sends webhooks to")
+    except ImageFetchError as e:
+        raise InvalidRequest(e.message, field="webhook_url") from e
+    events: list[str] = list(body.webhook_events or DEFAULT_WEBHOOK_EVENTS)
+    return body.webhook_url, tuple(e for e in WEBHOOK_EVENTS if e in events)
 
 
 def _image(value: str, field: str, svc: Services, key: ApiKey) -> ImageInput:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from inbetween.jobs.models import MAX_SEED, Generation, GenerationRequest, Status
+from inbetween.jobs.models import MAX_SEED, Generation, GenerationRequest
+from inbetween.jobs.view import generation_view, iso_time
 
 __all__ = [
     "ALLOWED_VALUES",
@@ -49,6 +49,7 @@ ALLOWED_VALUES: dict[str, list[object]] = {
     "duration": [4, 6, 8],
     "resolution": ["720p", "1080p"],
     "generate_audio": [True, False],
+    "webhook_events": ["started", "progress", "completed", "error"],
 }
 
 _IMAGE_HELP = (
@@ -78,6 +79,21 @@ class GenerationCreate(BaseModel):
                                         description="What to avoid (engines that support it).")
     seed: int | None = Field(None, ge=0, le=MAX_SEED,
                              description="Seed for reproducible output; random when omitted.")
+    webhook_url: str | None = Field(
+        None, max_length=2000, description="Our addition: an http(s) URL that is sent a "
+        "signed POST (Standard Webhooks) when the generation's status changes; see "
+        "`GET /v2/webhooks/secret`. It must resolve to a public address.")
+    webhook_events: list[Literal["started", "progress", "completed", "error"]] | None = Field(
+        None, min_length=1, max_length=4, description="Which changes to send to webhook_url: "
+        "any of started, progress (at most one a second), completed, error; default "
+        "completed and error.")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
 
     @field_validator("prompt")
     @classmethod
@@ -211,46 +227,9 @@ class ErrorEnvelope(BaseModel):
 def to_out(generation: Generation, base_url: str,
            sign: Callable[[str], str] | None = None,
            queue_position: int | None = None) -> GenerationOut:
-    """The GET body of ``generation``; ``base_url`` prefixes the video URL, ``sign`` gives
-    the query string of a signed URL."""
-    g = generation
-    video = None
-    if g.status is Status.COMPLETED and g.video_token:
-        query = f"?{sign(g.video_token)}" if sign else ""
-        url = f"{base_url}/files/{g.video_token}"
-        video = VideoOut(url=f"{url}.mp4{query}", thumbnail_url=f"{url}.jpg{query}",
-                         preview_url=f"{url}.webp{query}")
-    error = None
-    if g.status is Status.ERROR:
-        error = JobErrorOut(name=g.error_name or "EngineError",
-                            message=g.error_message or "The generation failed.")
-    upstream: dict[str, Any] = dict(g.upstream or {})
-    provider = upstream.get("provider")
-    if provider is None and g.status is not Status.QUEUED:
-        provider = "local"
-    seed_kept = upstream.get("seed_honoured", True) or provider == "local"
-    meta = MetaOut(
-        usage=UsageOut(
-            credits_used=g.credits_used, cost_usd=g.credits_used,
-            seconds=float(g.request.duration) if g.status is Status.COMPLETED else 0.0,
-        ) if g.finished else None,
-        engine=g.engine,
-        seed=g.seed if seed_kept else None,
-        provider=str(provider) if provider is not None else None,
-        attempts=[AttemptOut(**a) for a in upstream.get("attempts", ())
-                  if isinstance(a, dict)],
-        warnings=[WarningOut(code=w.code, message=w.message) for w in g.warnings],
-        details=g.details or None,
-        queue_position=queue_position,
-    )
-    return GenerationOut(id=g.id, status=g.status.value, progress=g.progress, video=video,
-                         error=error, meta=meta)
-
-
-def iso_time(seconds: float) -> str:
-    """Unix time as ISO 8601 UTC with milliseconds, e.g. 2026-11-25T12:00:00.123Z."""
-    stamp = datetime.fromtimestamp(seconds, tz=UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+    """The GET body of ``generation`` (``jobs.view.generation_view``, validated)."""
+    return GenerationOut.model_validate(
+        generation_view(generation, base_url, sign, queue_position))
 
 
 def to_list_item(generation: Generation, out: GenerationOut) -> GenerationListItem:

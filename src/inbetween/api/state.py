@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from inbetween.api.limits import RateLimiter, StreamSlots
-from inbetween.api.signing import UrlSigner
 from inbetween.dispatch.local import LocalPool
+from inbetween.media.fetch import FetchPolicy
 from inbetween.settings import Settings
+from inbetween.signing import UrlSigner
 from inbetween.storage.base import ArtifactStore
 from inbetween.store.sql import SqlStore
 from inbetween.upstream.providers import Provider
+from inbetween.webhooks.sender import WebhookSender
 
 __all__ = ["Services", "services"]
 
@@ -30,6 +32,8 @@ class Services:
     signer: UrlSigner | None
     streams: StreamSlots
     providers: dict[str, Provider]
+    fetch_policy: FetchPolicy
+    webhooks: WebhookSender | None
 
 
 def services(request: Request) -> Services:

@@ -8,6 +8,7 @@ from inbetween.client.aio import AsyncClient, InputError
 from inbetween.client.errors import (
     APIError,
     AuthenticationError,
+    BudgetExceededError,
     ClientError,
     ConflictError,
     GenerationFailed,
@@ -34,7 +35,8 @@ from inbetween.client.models import (
 from inbetween.client.sync import Client
 
 __all__ = [
-    "APIError", "AsyncClient", "AuthenticationError", "Client", "ClientError",
+    "APIError", "AsyncClient", "AuthenticationError", "BudgetExceededError", "Client",
+    "ClientError",
     "ConflictError", "Generation", "GenerationFailed", "GenerationWarning",
     "InbetweenClientError", "InputError", "InvalidRequestError", "JobError", "Meta",
     "NotFoundError", "Page", "PermissionDeniedError", "Progress", "RateLimitError",

@@ -127,7 +127,8 @@ class AsyncClient:
                      **options: Any) -> Generation:
         """Queue a generation; returns it as queued. Options: ``aspect_ratio``,
         ``duration``, ``resolution``, ``generate_audio``, ``provider``,
-        ``negative_prompt``, ``seed`` (None values are left out)."""
+        ``negative_prompt``, ``seed``, ``webhook_url``, ``webhook_events`` (None values are
+        left out)."""
         body = await self.request_body(first, last, prompt, model=model, **options)
         return await self.submit_body(body, idempotency_key=idempotency_key)
 

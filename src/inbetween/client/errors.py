@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "BudgetExceededError",
     "ClientError",
     "ConflictError",
     "GenerationFailed",
@@ -52,6 +53,11 @@ class AuthenticationError(ClientError):
     """401: the API key is missing or unknown."""
 
 
+class BudgetExceededError(ClientError):
+    """402: what is left of the key's budget cannot cover the request's worst case; the
+    message says what is left and when the budget resets."""
+
+
 class PermissionDeniedError(ClientError):
     """403."""
 
@@ -73,7 +79,8 @@ class ServerError(APIError):
 
 
 _BY_STATUS: dict[int, type[APIError]] = {
-    400: InvalidRequestError, 401: AuthenticationError, 403: PermissionDeniedError,
+    400: InvalidRequestError, 401: AuthenticationError, 402: BudgetExceededError,
+    403: PermissionDeniedError,
     404: NotFoundError, 409: ConflictError, 429: RateLimitError,
 }
 

@@ -7,11 +7,15 @@ from enum import StrEnum
 
 __all__ = [
     "ASPECT_RATIOS",
+    "BUDGET_PERIODS",
+    "DEFAULT_WEBHOOK_EVENTS",
     "DURATIONS",
     "FPS",
     "MAX_SEED",
     "RESOLUTIONS",
+    "WEBHOOK_EVENTS",
     "Charge",
+    "Delivery",
     "Generation",
     "GenerationRequest",
     "ImageInput",
@@ -21,6 +25,7 @@ __all__ = [
     "Stage",
     "Status",
     "Upload",
+    "WebhookSecret",
     "can_transition",
 ]
 
@@ -29,6 +34,9 @@ ASPECT_RATIOS = ("16:9", "9:16")
 DURATIONS = (4, 6, 8)
 RESOLUTIONS = ("720p", "1080p")
 MAX_SEED = 2**32 - 1
+WEBHOOK_EVENTS = ("started", "progress", "completed", "error")
+DEFAULT_WEBHOOK_EVENTS = ("completed", "error")
+BUDGET_PERIODS = ("month", "day", "total")
 _CANVAS = {
     ("16:9", "720p"): (1280, 720),
     ("16:9", "1080p"): (1920, 1080),
@@ -172,6 +180,13 @@ class Generation:
     deadline_at: float | None = None
     """When a ``Cancel-After`` header set one: the time after which the job ends as
     ``DeadlineExceeded`` (unfinished work stopped, nothing charged)."""
+    webhook_url: str | None = None
+    webhook_events: tuple[str, ...] = ()
+    """Of ``WEBHOOK_EVENTS``: the status changes announced to ``webhook_url``."""
+    base_url: str | None = None
+    """The submitting request's base URL: webhook bodies build the video's links on it."""
+    reserved_usd: float = 0.0
+    """The worst-case cost held against the key's budget until the job ends."""
 
     @property
     def finished(self) -> bool:
@@ -231,3 +246,43 @@ class Upload:
     @property
     def artifact_key(self) -> str:
         return f"upload-{self.id}.img"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook message in the outbox: its body is fixed when the status change it
+    announces is stored; each attempt is signed and sent anew."""
+
+    id: str  # webhook-id
+    generation_id: str
+    key_id: str
+    type: str  # generation.started | .progress | .completed | .error
+    url: str
+    body: str
+    status: str = "pending"  # pending | delivered | failed
+    attempts: int = 0
+    next_attempt_at: float | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+    claimed_by: str | None = None
+    claimed_until: float | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class WebhookSecret:
+    """A key's signing secret (``whsec_…``) and, for a while after a rotation, the one it
+    replaced: deliveries carry signatures of both until ``previous_until``."""
+
+    key_id: str
+    secret: str
+    previous: str | None = None
+    previous_until: float | None = None
+    created_at: float = 0.0
+
+    def signing(self, now: float) -> tuple[str, ...]:
+        """The secrets a delivery sent at ``now`` is signed with."""
+        if self.previous and self.previous_until is not None and now < self.previous_until:
+            return (self.secret, self.previous)
+        return (self.secret,)

@@ -44,13 +44,19 @@ def submit(
     max_unfinished: int | None = None,
     idempotency_key: str | None = None,
     deadline_in: float | None = None,
+    webhook: tuple[str, tuple[str, ...]] | None = None,
+    base_url: str | None = None,
+    reserved_usd: float = 0.0,
 ) -> Generation:
     """Store the job as queued and return it (the caller routes it first, and dispatches).
     With ``deadline_in`` seconds (``Cancel-After``) it ends as DeadlineExceeded if not
     finished by then.
 
     With an ``idempotency_key``, a retry of the same request returns the generation made the
-    first time; the same key for a different request raises Conflict.
+    first time; the same key for a different request raises Conflict. ``webhook`` = (URL,
+    events) to announce status changes to, with links built on ``base_url``;
+    ``reserved_usd``, the worst case, is held against the key's budget (BudgetExceeded when
+    it does not fit) until the job ends.
     """
     created = time.time() if now is None else now
     generation = Generation(
@@ -63,6 +69,10 @@ def submit(
         idempotency_key=idempotency_key,
         request_hash=request_hash(request, first, last),
         deadline_at=None if deadline_in is None else created + deadline_in,
+        webhook_url=webhook[0] if webhook else None,
+        webhook_events=webhook[1] if webhook else (),
+        base_url=base_url,
+        reserved_usd=reserved_usd,
     )
     try:
         store.create(generation, first, last, max_unfinished)

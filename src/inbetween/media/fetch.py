@@ -30,7 +30,7 @@ from inbetween.errors import ImageFetchError
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["FetchPolicy", "fetch_bytes", "fetch_to_file", "is_public"]
+__all__ = ["FetchPolicy", "fetch_bytes", "fetch_to_file", "is_public", "pinned"]
 
 _MAX_REDIRECTS = 3
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -110,7 +110,7 @@ def _fetch(url: str, field: str, policy: FetchPolicy, write: Callable[[bytes], o
     timeout = httpx.Timeout(policy.total_timeout, connect=policy.connect_timeout)
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for _ in range(_MAX_REDIRECTS + 1):
-            target, headers, extensions = _pinned(url, field, policy)
+            target, headers, extensions = pinned(url, field, policy)
             headers["Accept"] = accept
             if headers_for is not None:
                 headers.update(headers_for(url))
@@ -165,12 +165,14 @@ def _read(response: httpx.Response, field: str, policy: FetchPolicy, deadline: f
     return size
 
 
-def _pinned(url: str, field: str, policy: FetchPolicy) -> tuple[str, dict[str, str],
-                                                                dict[str, object]]:
-    """Check ``url``'s target and rewrite it to connect to the checked address."""
+def pinned(url: str, field: str, policy: FetchPolicy, purpose: str = "fetches images from",
+           ) -> tuple[str, dict[str, str], dict[str, object]]:
+    """Check ``url``'s target and rewrite it to connect to the checked address: the URL to
+    connect to, its Host header, and httpx's extensions (TLS SNI); ImageFetchError naming
+    ``field`` when the target may not be reached."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ImageFetchError(f"{field}: only http(s) URLs can be fetched, not {url!r}",
+        raise ImageFetchError(f"{field}: only http(s) URLs can be used, not {url!r}",
                               field=field)
     host = parts.hostname
     try:
@@ -190,7 +192,8 @@ def _pinned(url: str, field: str, policy: FetchPolicy) -> tuple[str, dict[str, s
         if not allowed:
             raise ImageFetchError(
                 f"{field}: {host} resolves to the non-public address {address}; inbetween "
-                "only fetches images from public addresses",
+                f"only {purpose} public addresses (an operator may allow it with "
+                "INBETWEEN_FETCH_ALLOW)",
                 field=field,
             )
     address = addresses[0]

@@ -13,12 +13,14 @@ from typing import Protocol
 from inbetween.errors import TooManyRequests
 from inbetween.jobs.models import (
     Charge,
+    Delivery,
     Generation,
     ImageInput,
     LogEntry,
     Outcome,
     Stage,
     Upload,
+    WebhookSecret,
 )
 
 __all__ = ["ApiKey", "IdempotencyReplay", "JobStore", "KeyStore", "ReapResult",
@@ -42,6 +44,8 @@ class ApiKey:
     key_hash: str
     created_at: float
     revoked_at: float | None = None
+    budget_usd: float | None = None
+    budget_period: str | None = None  # day | month | total (UTC calendar periods)
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,35 @@ class JobStore(Protocol):
         """The key's ledger rows delivered from ``first_day`` to ``last_day`` (UTC days,
         YYYY-MM-DD, inclusive); written with the completion, kept after a DELETE."""
 
+    def claim_deliveries(self, owner: str, now: float, hold: float,
+                         limit: int = 20) -> list[Delivery]:
+        """Claim up to ``limit`` pending deliveries due by ``now`` for one attempt each by
+        ``owner``, for ``hold`` seconds (no other process sends them meanwhile)."""
+
+    def record_attempt(self, delivery_id: str, owner: str, now: float, *,
+                       result: str, status_code: int | None, error: str | None,
+                       next_attempt_at: float | None) -> bool:
+        """Record ``owner``'s attempt: ``result`` ``delivered``, ``retry`` (pending again at
+        ``next_attempt_at``) or ``failed``; counted in the metrics. False when the claim
+        was lost (another process has the delivery now)."""
+
+    def deliveries(self, generation_id: str) -> list[Delivery]:
+        """A generation's webhook messages, oldest first (kept after a DELETE)."""
+
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
+        """The delivery, or None."""
+
+    def retry_delivery(self, delivery_id: str, now: float) -> Delivery | None:
+        """Make a delivery pending and due now (unless an attempt is in flight); it as it is
+        then, or None."""
+
+    def webhook_secret(self, key_id: str, now: float, fresh: str) -> WebhookSecret:
+        """The key's signing secret, made (``fresh``) on first use."""
+
+    def rotate_webhook_secret(self, key_id: str, fresh: str, now: float,
+                              overlap: float) -> WebhookSecret:
+        """Make ``fresh`` the key's secret; the old one signs too for ``overlap`` seconds."""
+
     def delete(self, generation_id: str) -> Generation | None:
         """Remove a generation and its inputs; the generation as it was, or None."""
 
@@ -166,6 +199,10 @@ class KeyStore(Protocol):
 
     def revoke_keys(self, name: str, now: float) -> int:
         """Revoke every live key named ``name``; how many were revoked."""
+
+    def set_budget(self, name: str, usd: float | None, period: str | None) -> int:
+        """Set (``usd`` None: remove) the budget of every live key named ``name``; how many
+        keys."""
 
 
 def too_many_unfinished(limit: int) -> TooManyRequests:

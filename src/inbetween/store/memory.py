@@ -7,8 +7,10 @@ import threading
 from collections.abc import Collection
 
 from inbetween import metrics
+from inbetween.jobs.budget import budget_exceeded, period_start
 from inbetween.jobs.models import (
     Charge,
+    Delivery,
     Generation,
     ImageInput,
     LogEntry,
@@ -16,6 +18,7 @@ from inbetween.jobs.models import (
     Stage,
     Status,
     Upload,
+    WebhookSecret,
     can_transition,
 )
 from inbetween.store.base import (
@@ -26,6 +29,7 @@ from inbetween.store.base import (
     too_many_unfinished,
     worker_lost_message,
 )
+from inbetween.webhooks.outbox import Outbox
 
 __all__ = ["MemoryStore"]
 
@@ -33,8 +37,11 @@ __all__ = ["MemoryStore"]
 class MemoryStore:
     """A JobStore and KeyStore held in a dict, safe across threads of one process."""
 
-    def __init__(self) -> None:
+    def __init__(self, outbox: Outbox | None = None) -> None:
+        self.outbox = outbox or Outbox()
         self._lock = threading.Lock()
+        self._deliveries: dict[str, Delivery] = {}
+        self._secrets: dict[str, WebhookSecret] = {}
         self._jobs: dict[str, Generation] = {}
         self._inputs: dict[str, tuple[ImageInput, ImageInput]] = {}
         self._keys: dict[str, ApiKey] = {}
@@ -58,8 +65,24 @@ class MemoryStore:
                 if g.key_id == generation.key_id and not g.finished
             ) >= max_unfinished:
                 raise too_many_unfinished(max_unfinished)
+            self._check_budget(generation)
             self._jobs[generation.id] = generation
             self._inputs[generation.id] = (first, last)
+
+    def _check_budget(self, generation: Generation) -> None:
+        key = self._keys.get(generation.key_id)
+        if key is None or key.budget_usd is None:
+            return
+        period = key.budget_period or "month"
+        first_day = period_start(period, generation.created_at)
+        used = sum(c.cost_usd for c in self._ledger if c.key_id == key.id
+                   and (first_day is None or c.date >= first_day))
+        used += sum(g.reserved_usd for g in self._jobs.values()
+                    if g.key_id == key.id and not g.finished)
+        refusal = budget_exceeded(key.budget_usd, period, used, generation.reserved_usd,
+                                  generation.created_at)
+        if refusal is not None:
+            raise refusal
 
     def get(self, generation_id: str) -> Generation | None:
         return self._jobs.get(generation_id)
@@ -96,6 +119,7 @@ class MemoryStore:
             )
             self._jobs[job.id] = claimed
             self._bump(metrics.claimed(now - job.updated_at))
+            self._send(self.outbox.started(claimed, now))
             return claimed
 
     def _leased(self, generation_id: str, worker_id: str) -> Generation | None:
@@ -119,7 +143,7 @@ class MemoryStore:
             if job is None:
                 return False
             changed = stage is not None or progress is not None
-            self._jobs[generation_id] = dataclasses.replace(
+            job = self._jobs[generation_id] = dataclasses.replace(
                 job,
                 lease_expires_at=now + lease_seconds,
                 stage=stage or job.stage,
@@ -127,6 +151,11 @@ class MemoryStore:
                 updated_at=now,
                 revision=job.revision + changed,
             )
+            if progress is not None:
+                last = max((d.created_at for d in self._deliveries.values()
+                            if d.generation_id == generation_id
+                            and d.type == "generation.progress"), default=None)
+                self._send(self.outbox.progress(job, now, last))
             return True
 
     def finish(self, generation_id: str, worker_id: str, outcome: Outcome, now: float) -> bool:
@@ -156,6 +185,7 @@ class MemoryStore:
             charge = Charge.of(self._jobs[generation_id], outcome, now)
             if charge is not None:
                 self._ledger.append(charge)
+            self._send(self.outbox.ended(self._jobs[generation_id], now))
             return True
 
     def release(self, generation_id: str, worker_id: str, now: float) -> bool:
@@ -185,6 +215,7 @@ class MemoryStore:
                     )
                     self._bump(metrics.ended(job, Outcome(Status.ERROR,
                                                           error_name="WorkerLost"), now))
+                    self._send(self.outbox.ended(self._jobs[job.id], now))
                     failed.append(job.id)
                 else:
                     self._jobs[job.id] = _requeued(job, now)
@@ -207,6 +238,7 @@ class MemoryStore:
                     ended.append(job)
                     self._bump(metrics.ended(job, Outcome(
                         Status.ERROR, error_name="DeadlineExceeded"), now))
+                    self._send(self.outbox.ended(self._jobs[job.id], now))
         return ended
 
     def counters(self) -> list[tuple[str, str, float]]:
@@ -228,6 +260,77 @@ class MemoryStore:
         """Add to counter rows (called with the lock held, with the change they count)."""
         for name, labels, amount in increments:
             self._counters[(name, labels)] = self._counters.get((name, labels), 0.0) + amount
+
+    def _send(self, messages: list[Delivery]) -> None:
+        """Put webhook messages in the outbox (called with the lock held, with the change)."""
+        for message in messages:
+            self._deliveries[message.id] = message
+
+    def claim_deliveries(self, owner: str, now: float, hold: float,
+                         limit: int = 20) -> list[Delivery]:
+        with self._lock:
+            due = sorted((d for d in self._deliveries.values() if d.status == "pending"
+                          and d.next_attempt_at is not None and d.next_attempt_at <= now
+                          and (d.claimed_until is None or d.claimed_until < now)),
+                         key=lambda d: d.next_attempt_at or 0.0)[:limit]
+            claimed = [dataclasses.replace(d, claimed_by=owner, claimed_until=now + hold)
+                       for d in due]
+            self._deliveries.update((d.id, d) for d in claimed)
+            return claimed
+
+    def record_attempt(self, delivery_id: str, owner: str, now: float, *,
+                       result: str, status_code: int | None, error: str | None,
+                       next_attempt_at: float | None) -> bool:
+        with self._lock:
+            d = self._deliveries.get(delivery_id)
+            if d is None or d.claimed_by != owner or d.status != "pending":
+                return False
+            status = {"delivered": "delivered", "retry": "pending"}.get(result, "failed")
+            self._deliveries[delivery_id] = dataclasses.replace(
+                d, status=status, attempts=d.attempts + 1, last_status_code=status_code,
+                last_error=error, next_attempt_at=next_attempt_at, claimed_by=None,
+                claimed_until=None, updated_at=now)
+            self._bump(metrics.delivery(result))
+            return True
+
+    def deliveries(self, generation_id: str) -> list[Delivery]:
+        with self._lock:
+            return sorted((d for d in self._deliveries.values()
+                           if d.generation_id == generation_id),
+                          key=lambda d: (d.created_at, d.id))
+
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
+        return self._deliveries.get(delivery_id)
+
+    def retry_delivery(self, delivery_id: str, now: float) -> Delivery | None:
+        with self._lock:
+            d = self._deliveries.get(delivery_id)
+            if d is not None and (d.claimed_until is None or d.claimed_until < now):
+                d = self._deliveries[delivery_id] = dataclasses.replace(
+                    d, status="pending", next_attempt_at=now, claimed_by=None,
+                    claimed_until=None, updated_at=now)
+            return d
+
+    def webhook_secret(self, key_id: str, now: float, fresh: str) -> WebhookSecret:
+        with self._lock:
+            return self._secrets.setdefault(key_id, WebhookSecret(key_id, fresh, created_at=now))
+
+    def rotate_webhook_secret(self, key_id: str, fresh: str, now: float,
+                              overlap: float) -> WebhookSecret:
+        with self._lock:
+            old = self._secrets.get(key_id)
+            new = WebhookSecret(key_id, fresh, old.secret if old else None,
+                                now + overlap if old else None, now)
+            self._secrets[key_id] = new
+            return new
+
+    def set_budget(self, name: str, usd: float | None, period: str | None) -> int:
+        with self._lock:
+            live = [k for k in self._keys.values() if k.name == name and k.revoked_at is None]
+            for key in live:
+                self._keys[key.id] = dataclasses.replace(
+                    key, budget_usd=usd, budget_period=period if usd is not None else None)
+            return len(live)
 
     def delete(self, generation_id: str) -> Generation | None:
         with self._lock:

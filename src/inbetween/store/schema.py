@@ -26,6 +26,8 @@ __all__ = [
     "metadata",
     "metric_counters",
     "uploads",
+    "webhook_deliveries",
+    "webhook_secrets",
 ]
 
 metadata = MetaData()
@@ -38,6 +40,8 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
+    Column("budget_usd", Float, nullable=True),
+    Column("budget_period", String(8), nullable=True),  # day | month | total
 )
 
 generations = Table(
@@ -76,6 +80,10 @@ generations = Table(
     Column("revision", Integer, nullable=False, server_default="0"),
     Column("upstream", Text, nullable=True),
     Column("deadline_at", Float, nullable=True),
+    Column("webhook_url", Text, nullable=True),
+    Column("webhook_events", String(100), nullable=False, server_default=""),  # a,b,…
+    Column("base_url", Text, nullable=True),  # the submitting request's, for webhook bodies
+    Column("reserved_usd", Float, nullable=False, server_default="0"),  # worst-case cost
     Index("ix_generations_status_created", "status", "created_at", "id"),
     Index("ix_generations_key_created", "key_id", "created_at", "id"),
     Index("ix_generations_key", "key_id"),
@@ -136,4 +144,36 @@ ledger = Table(  # what was charged, one row per delivered generation; survives 
     Column("cost_usd", Float, nullable=False),
     Column("created_at", Float, nullable=False),
     Index("ix_ledger_key_date", "key_id", "date"),
+)
+
+webhook_secrets = Table(  # one signing secret per API key, and the one it replaced
+    "webhook_secrets",
+    metadata,
+    Column("key_id", String(36), primary_key=True),
+    Column("secret", String(100), nullable=False),
+    Column("previous", String(100), nullable=True),
+    Column("previous_until", Float, nullable=True),  # deliveries carry both until then
+    Column("created_at", Float, nullable=False),
+)
+
+webhook_deliveries = Table(  # the outbox: written with the status change it announces
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(64), primary_key=True),  # webhook-id, the same on every attempt
+    Column("generation_id", String(36), nullable=False),
+    Column("key_id", String(36), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("body", Text, nullable=False),  # fixed when the row is written
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("claimed_by", String(100), nullable=True),  # the process sending this attempt
+    Column("claimed_until", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_generation", "generation_id", "created_at"),
 )

@@ -20,6 +20,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -28,8 +29,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from inbetween import metrics
 from inbetween.errors import InfrastructureError
+from inbetween.jobs.budget import budget_exceeded, period_start
 from inbetween.jobs.models import (
     Charge,
+    Delivery,
     Generation,
     GenerationRequest,
     ImageInput,
@@ -39,6 +42,7 @@ from inbetween.jobs.models import (
     Stage,
     Status,
     Upload,
+    WebhookSecret,
     can_transition,
 )
 from inbetween.store.base import (
@@ -57,13 +61,18 @@ from inbetween.store.schema import (
     ledger,
     metric_counters,
     uploads,
+    webhook_deliveries,
+    webhook_secrets,
 )
+from inbetween.webhooks.outbox import Outbox
 
 __all__ = ["SqlStore", "make_engine"]
 
 _G = generations.c
 _L = generation_logs.c
 _U = uploads.c
+_D = webhook_deliveries.c
+_UNFINISHED = (Status.QUEUED.value, Status.GENERATING.value)
 
 
 def make_engine(url: str) -> Engine:
@@ -97,9 +106,10 @@ def _sqlite_begin_immediate(conn: Connection) -> None:
 class SqlStore:
     """JobStore + KeyStore over one SQLAlchemy Engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, outbox: Outbox | None = None) -> None:
         self.engine = engine
         self._dialect = engine.dialect.name
+        self.outbox = outbox or Outbox()
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -143,6 +153,7 @@ class SqlStore:
                 ).scalar_one()
                 if unfinished >= max_unfinished:
                     raise too_many_unfinished(max_unfinished)
+            self._check_budget(conn, generation)
             conn.execute(insert(generations).values(**_to_row(generation)))
             conn.execute(
                 insert(generation_inputs),
@@ -151,6 +162,29 @@ class SqlStore:
                     for role, i in (("first", first), ("last", last))
                 ],
             )
+
+    def _check_budget(self, conn: Connection, generation: Generation) -> None:
+        """Refuse ``generation`` when its worst case does not fit what is left of its key's
+        budget (the key's row is locked: concurrent submissions of one key queue here)."""
+        key = conn.execute(select(api_keys.c.budget_usd, api_keys.c.budget_period)
+                           .where(api_keys.c.id == generation.key_id)
+                           .with_for_update()).first()
+        if key is None or key.budget_usd is None:
+            return
+        period = key.budget_period or "month"
+        first_day = period_start(period, generation.created_at)
+        charged = select(func.coalesce(func.sum(ledger.c.cost_usd), 0.0)).where(
+            ledger.c.key_id == generation.key_id)
+        if first_day is not None:
+            charged = charged.where(ledger.c.date >= first_day)
+        reserved = select(func.coalesce(func.sum(_G.reserved_usd), 0.0)).where(
+            _G.key_id == generation.key_id, _G.status.in_(_UNFINISHED))
+        used = float(conn.execute(charged).scalar_one()) + float(
+            conn.execute(reserved).scalar_one())
+        refusal = budget_exceeded(key.budget_usd, period, used, generation.reserved_usd,
+                                  generation.created_at)
+        if refusal is not None:
+            raise refusal
 
     def get(self, generation_id: str) -> Generation | None:
         with self._tx() as conn:
@@ -195,7 +229,7 @@ class SqlStore:
                 if found is None:
                     return None
                 candidate, queued_since = found
-                won = conn.execute(
+                row = conn.execute(
                     update(generations)
                     .where(_G.id == candidate, _G.status == Status.QUEUED.value)
                     .values(
@@ -207,11 +241,14 @@ class SqlStore:
                         updated_at=now,
                         revision=_G.revision + 1,
                     )
-                ).rowcount
-                if won == 1:
+                    .returning(*generations.c)
+                ).first()
+                if row is not None:
+                    job = _from_row(dict(row._mapping))
                     self._bump(conn, metrics.claimed(now - queued_since))
-            if won == 1:
-                return self.get(candidate)
+                    self._send(conn, self.outbox.started(job, now))
+            if row is not None:
+                return job
             if generation_id is not None:
                 return None
             # another worker took it between SELECT and UPDATE: try the next one
@@ -233,7 +270,23 @@ class SqlStore:
             values["progress"] = progress
         if stage is not None or progress is not None:
             values["revision"] = _G.revision + 1
-        return self._update_leased(generation_id, worker_id, values)
+        if progress is None:
+            return self._update_leased(generation_id, worker_id, values)
+        with self._tx() as conn:  # a progress message goes with the progress
+            row = conn.execute(
+                update(generations)
+                .where(_G.id == generation_id, _G.status == Status.GENERATING.value,
+                       _G.lease_owner == worker_id)
+                .values(**values).returning(*generations.c)).first()
+            if row is None:
+                return False
+            job = _from_row(dict(row._mapping))
+            if job.webhook_url is not None and "progress" in job.webhook_events:
+                last = conn.execute(select(func.max(_D.created_at)).where(
+                    _D.generation_id == generation_id,
+                    _D.type == "generation.progress")).scalar()
+                self._send(conn, self.outbox.progress(job, now, last))
+        return True
 
     def finish(self, generation_id: str, worker_id: str, outcome: Outcome, now: float) -> bool:
         values: dict[str, Any] = {
@@ -270,6 +323,7 @@ class SqlStore:
                 charge = Charge.of(job, outcome, now)
                 if charge is not None:  # the ledger row goes with the completion
                     conn.execute(insert(ledger).values(**dataclasses.asdict(charge)))
+                self._send(conn, self.outbox.ended(job, now))
         return row is not None
 
     def charges(self, key_id: str, first_day: str, last_day: str) -> list[Charge]:
@@ -329,8 +383,10 @@ class SqlStore:
                     .returning(*generations.c)
                 ).first()
                 if row is not None:
-                    self._bump(conn, metrics.ended(_from_row(dict(row._mapping)), Outcome(
+                    lost = _from_row(dict(row._mapping))
+                    self._bump(conn, metrics.ended(lost, Outcome(
                         Status.ERROR, error_name="WorkerLost"), now))
+                    self._send(conn, self.outbox.ended(lost, now))
             requeued = conn.execute(
                 update(generations)
                 .where(expired, _G.attempts < max_attempts)
@@ -348,15 +404,17 @@ class SqlStore:
             rows = conn.execute(select(generations).where(unfinished, due)).all()
             for row in rows:
                 job = _from_row(dict(row._mapping))
-                count = conn.execute(
+                after = conn.execute(
                     update(generations)
                     .where(_G.id == job.id, _G.status == job.status.value)
                     .values(**_deadline_values(job, now))
-                ).rowcount
-                if count == 1:
+                    .returning(*generations.c)
+                ).first()
+                if after is not None:
                     ended.append(job)
                     self._bump(conn, metrics.ended(job, Outcome(
                         Status.ERROR, error_name="DeadlineExceeded"), now))
+                    self._send(conn, self.outbox.ended(_from_row(dict(after._mapping)), now))
         return ended
 
     def counters(self) -> list[tuple[str, str, float]]:
@@ -383,6 +441,101 @@ class SqlStore:
             conn.execute(statement.on_conflict_do_update(
                 index_elements=["name", "labels"],
                 set_={"value": metric_counters.c.value + statement.excluded.value}))
+
+    def _send(self, conn: Connection, messages: list[Delivery]) -> None:
+        """Write webhook messages into the outbox (in the caller's transaction)."""
+        if messages:
+            conn.execute(insert(webhook_deliveries),
+                         [dataclasses.asdict(m) for m in messages])
+
+    # -- webhooks ----------------------------------------------------------------------------
+    def claim_deliveries(self, owner: str, now: float, hold: float,
+                         limit: int = 20) -> list[Delivery]:
+        due = ((_D.status == "pending") & (_D.next_attempt_at <= now)
+               & or_(_D.claimed_until.is_(None), _D.claimed_until < now))
+        claimed: list[Delivery] = []
+        with self._tx() as conn:
+            ids = conn.execute(select(_D.id).where(due).order_by(_D.next_attempt_at)
+                               .limit(limit).with_for_update(skip_locked=True)).scalars().all()
+            for delivery_id in ids:
+                row = conn.execute(
+                    update(webhook_deliveries).where(_D.id == delivery_id, due)
+                    .values(claimed_by=owner, claimed_until=now + hold)
+                    .returning(*webhook_deliveries.c)).first()
+                if row is not None:
+                    claimed.append(Delivery(**row._mapping))
+        return claimed
+
+    def record_attempt(self, delivery_id: str, owner: str, now: float, *,
+                       result: str, status_code: int | None, error: str | None,
+                       next_attempt_at: float | None) -> bool:
+        status = {"delivered": "delivered", "retry": "pending"}.get(result, "failed")
+        with self._tx() as conn:
+            count = conn.execute(
+                update(webhook_deliveries)
+                .where(_D.id == delivery_id, _D.claimed_by == owner, _D.status == "pending")
+                .values(status=status, attempts=_D.attempts + 1, last_status_code=status_code,
+                        last_error=error, next_attempt_at=next_attempt_at, claimed_by=None,
+                        claimed_until=None, updated_at=now)).rowcount
+            if count == 1:
+                self._bump(conn, metrics.delivery(result))
+        return bool(count == 1)
+
+    def deliveries(self, generation_id: str) -> list[Delivery]:
+        with self._tx() as conn:
+            rows = conn.execute(select(webhook_deliveries)
+                                .where(_D.generation_id == generation_id)
+                                .order_by(_D.created_at, _D.id)).all()
+        return [Delivery(**r._mapping) for r in rows]
+
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
+        with self._tx() as conn:
+            row = conn.execute(select(webhook_deliveries).where(_D.id == delivery_id)).first()
+        return None if row is None else Delivery(**row._mapping)
+
+    def retry_delivery(self, delivery_id: str, now: float) -> Delivery | None:
+        with self._tx() as conn:
+            conn.execute(  # not while an attempt is in flight: that one is recorded first
+                update(webhook_deliveries)
+                .where(_D.id == delivery_id,
+                       or_(_D.claimed_until.is_(None), _D.claimed_until < now))
+                .values(status="pending", next_attempt_at=now, claimed_by=None,
+                        claimed_until=None, updated_at=now))
+            row = conn.execute(select(webhook_deliveries).where(_D.id == delivery_id)).first()
+        return None if row is None else Delivery(**row._mapping)
+
+    def webhook_secret(self, key_id: str, now: float, fresh: str) -> WebhookSecret:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        upsert: Any = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        with self._tx() as conn:
+            conn.execute(upsert(webhook_secrets).values(
+                key_id=key_id, secret=fresh, created_at=now).on_conflict_do_nothing())
+            row = conn.execute(select(webhook_secrets)
+                               .where(webhook_secrets.c.key_id == key_id)).one()
+        return WebhookSecret(**row._mapping)
+
+    def rotate_webhook_secret(self, key_id: str, fresh: str, now: float,
+                              overlap: float) -> WebhookSecret:
+        current = self.webhook_secret(key_id, now, fresh)
+        if current.secret == fresh:  # made just now: nothing to rotate out
+            return current
+        with self._tx() as conn:
+            row = conn.execute(
+                update(webhook_secrets).where(webhook_secrets.c.key_id == key_id)
+                .values(secret=fresh, previous=webhook_secrets.c.secret,
+                        previous_until=now + overlap, created_at=now)
+                .returning(*webhook_secrets.c)).one()
+        return WebhookSecret(**row._mapping)
+
+    def set_budget(self, name: str, usd: float | None, period: str | None) -> int:
+        with self._tx() as conn:
+            count = conn.execute(
+                update(api_keys)
+                .where(api_keys.c.name == name, api_keys.c.revoked_at.is_(None))
+                .values(budget_usd=usd, budget_period=period if usd is not None else None)
+            ).rowcount
+        return int(count)
 
     def delete(self, generation_id: str) -> Generation | None:
         with self._tx() as conn:
@@ -481,10 +634,7 @@ class SqlStore:
     def add_key(self, key: ApiKey) -> None:
         with self._tx() as conn:
             conn.execute(
-                insert(api_keys).values(
-                    id=key.id, name=key.name, key_hash=key.key_hash, created_at=key.created_at,
-                    revoked_at=key.revoked_at,
-                )
+                insert(api_keys).values(**dataclasses.asdict(key))
             )
 
     def key_by_hash(self, key_hash: str) -> ApiKey | None:
@@ -561,6 +711,10 @@ def _to_row(g: Generation) -> dict[str, Any]:
         "revision": g.revision,
         "upstream": json.dumps(g.upstream) if g.upstream is not None else None,
         "deadline_at": g.deadline_at,
+        "webhook_url": g.webhook_url,
+        "webhook_events": ",".join(g.webhook_events),
+        "base_url": g.base_url,
+        "reserved_usd": g.reserved_usd,
     }
 
 
@@ -610,4 +764,8 @@ def _from_row(row: Mapping[str, Any]) -> Generation:
         revision=row["revision"],
         upstream=json.loads(row["upstream"]) if row["upstream"] else None,
         deadline_at=row["deadline_at"],
+        webhook_url=row["webhook_url"],
+        webhook_events=tuple(e for e in row["webhook_events"].split(",") if e),
+        base_url=row["base_url"],
+        reserved_usd=row["reserved_usd"],
     )

@@ -8,9 +8,16 @@ sound track and bills it, so its "no_audio" price is its with-audio price.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-__all__ = ["DEFAULT_PRICES", "price_per_second"]
+if TYPE_CHECKING:
+    from inbetween.jobs.models import GenerationRequest
+    from inbetween.settings import Settings
+    from inbetween.upstream.providers import Provider
+
+__all__ = ["DEFAULT_PRICES", "local_price", "price_per_second", "worst_case_usd"]
 
 DEFAULT_PRICES: dict[str, dict[str, dict[str, float]]] = {
     "google": {
@@ -39,3 +46,35 @@ def price_per_second(configured: str | None, provider: str, model: str, audio: b
     """USD per second of video for this provider's model (0 when unknown)."""
     entry = _table(configured).get(provider, {}).get(model, {})
     return float(entry.get("audio" if audio else "no_audio", 0.0))
+
+
+def local_price(configured: str | None, engine: str, audio: bool, default: float) -> float:
+    """USD per second of a local engine's video: ``INBETWEEN_PRICES``' ``local`` entry for
+    the engine's model when there is one, else ``default`` (the keyframe engine's
+    ``INBETWEEN_KEYFRAME_CREDITS_PER_SECOND``; 0 for the others)."""
+    entry = _table(configured).get("local", {}).get(engine)
+    if entry is None:
+        return default
+    return float(entry.get("audio" if audio else "no_audio", 0.0))
+
+
+def worst_case_usd(request: GenerationRequest, settings: Settings,
+                   providers: Mapping[str, Provider]) -> float:
+    """The most ``request`` can cost: its duration at the price of the most expensive link
+    of its route (a fallback may end on any of them)."""
+    from inbetween.engines.registry import KEYFRAME, route
+
+    chosen = route(request, settings)
+    fast = request.model.endswith("-fast")
+    prices = []
+    for name in chosen.chain or ("local",):
+        if name == "local":
+            default = settings.keyframe_credits_per_second if chosen.engine == KEYFRAME else 0.0
+            prices.append(local_price(settings.prices, chosen.engine, request.generate_audio,
+                                      default))
+            continue
+        provider = providers.get(name)
+        model = provider.model(fast) if provider is not None else ""
+        prices.append(price_per_second(settings.prices, name, model,
+                                       request.generate_audio or name == "google"))
+    return round(max(prices) * request.duration, 6)
