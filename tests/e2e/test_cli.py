@@ -151,3 +151,21 @@ def test_silent_generate_loads_neither_the_sound_stack_nor_the_server(tmp_path: 
                          check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "o.mp4").stat().st_size > 0
+
+
+def test_cli_sets_shows_and_removes_budgets(tmp_path: Path) -> None:
+    env = {"INBETWEEN_DATA_DIR": str(tmp_path / "d")}
+    made = run_cli("keys", "create", "--name", "team", "--budget-usd", "50",
+                   "--budget-period", "day", env=env)
+    assert made.returncode == 0 and "$50.00 a day budget" in made.stdout
+    assert "budget $50.00 a day" in run_cli("keys", "list", env=env).stdout
+    changed = run_cli("keys", "budget", "team", "--usd", "10", "--period", "total", env=env)
+    assert changed.returncode == 0 and "$10.00 total" in changed.stdout
+    assert "budget $10.00 total" in run_cli("keys", "list", env=env).stdout
+    assert run_cli("keys", "budget", "team", "--remove", env=env).returncode == 0
+    assert "budget" not in run_cli("keys", "list", env=env).stdout
+    bad = run_cli("keys", "budget", "team", "--usd", "1", "--period", "week", env=env)
+    assert bad.returncode == 2 and "month, day, total" in bad.stderr
+    missing = run_cli("keys", "budget", "nobody", "--usd", "1", env=env)
+    assert missing.returncode == 2 and "no live key is named 'nobody'" in missing.stderr
+    assert run_cli("keys", "budget", "team", env=env).returncode == 2

@@ -355,3 +355,122 @@ def test_upstream_state_is_kept_under_the_lease(store: MemoryStore | SqlStore) -
     store.release("a", "w1", 4.0)
     again = store.claim("w2", LEASE, 5.0)
     assert again is not None and again.upstream == handle  # survives a re-claim
+
+
+HOOK = {"webhook_url": "https://example.com/h",
+        "webhook_events": ("started", "progress", "completed", "error"),
+        "base_url": "http://api.example"}
+
+
+def test_the_outbox_is_written_with_the_status_changes(store: MemoryStore | SqlStore) -> None:
+    store.create(_job("w", 1.0, **HOOK), FIRST, LAST)
+    store.create(_job("quiet", 2.0), FIRST, LAST)  # no webhook: nothing to send
+    assert store.claim("w1", 1.0, now=10.0) is not None
+    assert [d.type for d in store.deliveries("w")] == ["generation.started"]
+    store.renew("w", "w1", 1.0, 10.2, progress=20)
+    store.renew("w", "w1", 1.0, 10.5, progress=30)  # within a second of the last: not sent
+    store.renew("w", "w1", 1.0, 10.6, stage=Stage.RENDERING)  # not a progress change
+    assert [d.type for d in store.deliveries("w")] == ["generation.started",
+                                                       "generation.progress"]
+    assert store.reap(now=20.0, max_attempts=3).requeued == ("w",)
+    assert store.claim("w2", LEASE, now=21.0, generation_id="w") is not None
+    store.renew("w", "w2", LEASE, 21.5, progress=50)
+    assert store.finish("w", "w2", Outcome(Status.COMPLETED, video_token="tok"), 22.0)
+    types = [d.type for d in store.deliveries("w")]
+    assert types == ["generation.started", "generation.progress", "generation.progress",
+                     "generation.completed"]  # started once, although it ran twice
+    done = store.deliveries("w")[-1]
+    assert done.url == "https://example.com/h" and done.status == "pending"
+    assert '"url":"http://api.example/files/tok.mp4"' in done.body
+    assert store.claim("w3", LEASE, now=23.0) is not None  # "quiet"
+    assert store.deliveries("quiet") == []
+
+
+def test_each_delivery_attempt_is_claimed_by_one_sender(store: MemoryStore | SqlStore) -> None:
+    for i in range(12):
+        store.create(_job(f"d{i:02d}", float(i), webhook_url="https://example.com/h",
+                          webhook_events=("started",)), FIRST, LAST)
+        assert store.claim("w", LEASE, now=50.0) is not None
+    got: dict[str, list[str]] = {}
+
+    def take(owner: str) -> None:
+        got[owner] = [d.id for d in store.claim_deliveries(owner, 60.0, hold=30.0, limit=5)]
+        got[owner] += [d.id for d in store.claim_deliveries(owner, 60.0, hold=30.0, limit=5)]
+
+    threads = [threading.Thread(target=take, args=(f"s{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    taken = [d for ids in got.values() for d in ids]
+    assert len(taken) == len(set(taken)) == 12
+    first_owner, first_ids = next((o, ids) for o, ids in got.items() if ids)
+    one = first_ids[0]
+    other = "nobody"
+    assert not store.record_attempt(one, other, 61.0, result="delivered", status_code=200,
+                                    error=None, next_attempt_at=None)
+    assert store.record_attempt(one, first_owner, 61.0, result="retry", status_code=500,
+                                error="HTTP 500", next_attempt_at=70.0)
+    assert store.claim_deliveries("late", 65.0, hold=30.0) == []  # not due, or held
+    again = store.claim_deliveries("late", 70.0, hold=30.0)
+    assert [d.id for d in again] == [one] and again[0].attempts == 1
+    assert store.record_attempt(one, "late", 71.0, result="failed", status_code=410,
+                                error="gone", next_attempt_at=None)
+    assert store.get_delivery(one).status == "failed"  # type: ignore[union-attr]
+    retried = store.retry_delivery(one, 80.0)
+    assert retried is not None and (retried.status, retried.next_attempt_at) == (
+        "pending", 80.0)
+    rows = {(name, labels): value for name, labels, value in store.counters()}
+    assert rows[("webhook_deliveries_total", '{"result": "retry"}')] == 1.0
+    assert rows[("webhook_deliveries_total", '{"result": "failed"}')] == 1.0
+
+
+def test_signing_secrets_are_made_once_and_rotate(store: MemoryStore | SqlStore) -> None:
+    made = store.webhook_secret("k1", 1.0, "whsec_a")
+    assert (made.secret, store.webhook_secret("k1", 2.0, "whsec_b").secret) == (
+        "whsec_a", "whsec_a")
+    rotated = store.rotate_webhook_secret("k1", "whsec_c", 10.0, overlap=100.0)
+    assert (rotated.secret, rotated.previous, rotated.previous_until) == (
+        "whsec_c", "whsec_a", 110.0)
+    assert rotated.signing(50.0) == ("whsec_c", "whsec_a") and rotated.signing(111.0) == (
+        "whsec_c",)
+
+
+def test_budgets_reserve_the_worst_case_and_never_overspend(
+    store: MemoryStore | SqlStore,
+) -> None:
+    from inbetween.errors import BudgetExceeded
+
+    store.add_key(ApiKey("k2", "capped", "c" * 64, 1.0))
+    assert store.set_budget("capped", 10.0, "total") == 1
+    accepted: list[str] = []
+    refused: list[str] = []
+
+    def submit(i: int) -> None:
+        try:
+            store.create(_job(f"b{i:02d}", 100.0 + i, key_id="k2", reserved_usd=3.0),
+                         FIRST, LAST)
+            accepted.append(f"b{i:02d}")
+        except BudgetExceeded as e:
+            refused.append(e.message)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(accepted) == 3 and len(refused) == 9  # 3 × $3 fit in $10
+    assert "$1.00 is left" in refused[0] and "does not reset" in refused[0]
+    # an error refunds its reservation; a completion settles it at what was charged
+    first, second = sorted(accepted)[:2]
+    store.claim("w", LEASE, 200.0, generation_id=first)
+    store.finish(first, "w", Outcome(Status.ERROR, error_name="EngineError"), 201.0)
+    store.claim("w", LEASE, 200.0, generation_id=second)
+    store.finish(second, "w", Outcome(Status.COMPLETED, video_token="t", credits_used=1.5),
+                 201.0)
+    store.create(_job("fits", 300.0, key_id="k2", reserved_usd=4.5), FIRST, LAST)  # 3+1.5+4.5
+    with pytest.raises(BudgetExceeded):
+        store.create(_job("over", 301.0, key_id="k2", reserved_usd=1.01), FIRST, LAST)
+    assert store.set_budget("capped", None, None) == 1  # removed: anything goes
+    store.create(_job("free", 302.0, key_id="k2", reserved_usd=100.0), FIRST, LAST)
+    store.create(_job("other key", 303.0, reserved_usd=100.0), FIRST, LAST)  # k1: no budget

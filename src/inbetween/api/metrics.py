@@ -56,6 +56,9 @@ class StoreCollector(Collector):
         spend = CounterMetricFamily(
             "inbetween_spend_usd", "USD charged for delivered videos (list prices).",
             labels=["provider", "model"])
+        deliveries = CounterMetricFamily(
+            "inbetween_webhook_deliveries", "Webhook delivery attempts, by result: delivered, "
+            "retry (sent again later) or failed (given up).", labels=["result"])
         histograms: dict[str, dict[tuple[tuple[str, str], ...], dict[str, Any]]] = {
             name: {} for name in _HISTOGRAMS}
         for name, raw, value in rows:
@@ -65,6 +68,8 @@ class StoreCollector(Collector):
                                         labels["status"]], value)
             elif name == "spend_usd_total":
                 spend.add_metric([labels["provider"], labels["model"]], value)
+            elif name == "webhook_deliveries_total":
+                deliveries.add_metric([labels["result"]], value)
             else:
                 base, _, part = name.rpartition("_")
                 if base not in histograms:
@@ -78,6 +83,7 @@ class StoreCollector(Collector):
                     series["sum"] = value
         yield generations
         yield spend
+        yield deliveries
         for base, all_series in histograms.items():
             label_names = sorted({k for key in all_series for k, _ in key}) or (
                 ["engine"] if base.startswith("generation") else ["stage"])
