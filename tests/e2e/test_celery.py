@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +16,11 @@ import httpx
 import numpy as np
 import pytest
 
+from inbetween.jobs.models import Delivery
 from tests.conftest import encode
 from tests.e2e.conftest import Client, Server, run_cli
+from tests.helpers import wait_for
+from tests.receiver import receiver
 
 BROKERS = {"redis": "redis://127.0.0.1:6379/15", "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//"}
 
@@ -103,23 +107,41 @@ def test_jobs_run_once_each_spread_over_two_workers(
 ) -> None:
     env = {"INBETWEEN_DATABASE_URL": postgres_url, "INBETWEEN_BROKER_URL": broker_url,
            "INBETWEEN_DATA_DIR": str(server.data_dir), "INBETWEEN_LEASE_SECONDS": "3",
-           **s3_env}
+           "INBETWEEN_FETCH_ALLOW": "127.0.0.0/8", "INBETWEEN_WEBHOOK_POLL_SECONDS": "0.05",
+           "INBETWEEN_WEBHOOK_RETRY_SECONDS": ",".join(["0.3"] * 9), **s3_env}
     key = _key(env)
     logs = _start_workers(2, env, tmp_path, workers)
     server.start(concurrency=0, **env)
     client = Client(server, key)
-    body = _body(photos, "720p", 4)
-    ids = [client.submit(body) for _ in range(10)]
-    results = [client.wait(generation_id, timeout=240) for generation_id in ids]
-    assert [r["status"] for r in results] == ["completed"] * 10, results
-    ran_on = {r["meta"]["details"]["worker"] for r in results}
-    assert len(ran_on) == 2, ran_on  # both workers took jobs
-    from inbetween.settings import Settings
-    from inbetween.store import open_store
+    with receiver([500] * 8) as hook:  # the first attempts fail: retries from any process
+        body = {**_body(photos, "720p", 4), "webhook_url": hook.url,
+                "webhook_events": ["started", "completed"]}
+        ids = [client.submit(body) for _ in range(10)]
+        results = [client.wait(generation_id, timeout=240) for generation_id in ids]
+        assert [r["status"] for r in results] == ["completed"] * 10, results
+        ran_on = {r["meta"]["details"]["worker"] for r in results}
+        assert len(ran_on) == 2, ran_on  # both workers took jobs
+        from inbetween.settings import Settings
+        from inbetween.store import open_store
 
-    store = open_store(Settings(data_dir=server.data_dir, database_url=postgres_url))
-    assert [store.get(i).attempts for i in ids] == [1] * 10  # type: ignore[union-attr]
-    store.engine.dispose()
+        store = open_store(Settings(data_dir=server.data_dir, database_url=postgres_url))
+        assert [store.get(i).attempts for i in ids] == [1] * 10  # type: ignore[union-attr]
+
+        def settled() -> list[Delivery] | None:
+            rows = [d for i in ids for d in store.deliveries(i)]
+            return rows if len(rows) == 20 and all(d.status != "pending" for d in rows) \
+                else None
+
+        rows = wait_for(settled, 60, "every delivery")
+        assert {d.status for d in rows} == {"delivered"}, rows
+        store.engine.dispose()
+        # one started and one completed message a generation; each attempt sent once, by
+        # whichever of the three processes (API, two workers) claimed it
+        assert sorted(d.type for d in rows) == ["generation.completed"] * 10 + [
+            "generation.started"] * 10
+        sent = Counter(hit.id for hit in hook.hits)
+        assert sent == {d.id: d.attempts for d in rows}
+        assert sum(d.attempts for d in rows) == 20 + 8
     logged = "".join(path.read_text() for path in logs)
     assert all(generation_id in logged for generation_id in ids)  # workers log their jobs
     # the videos are in S3, served through the API's own URL by a redirect

@@ -57,3 +57,37 @@ def test_killed_worker_job_completes_once_after_lease_expiry(
     token = body["video"]["url"].rsplit("/", 1)[1].removesuffix(".mp4")
     assert files == [f"{token}.jpg", f"{token}.mp4", f"{token}.webp"]  # one video, once
     assert list((server.data_dir / "tmp").iterdir()) == []  # the partial was cleaned up
+
+
+def test_a_webhook_survives_a_killed_server_with_the_same_id(
+    server: Server, key: str, photos: dict[str, np.ndarray]
+) -> None:
+    """The receiver fails the first attempt; the server is SIGKILLed before the retry is
+    due and started again: the retry comes from the new process, same webhook-id, verified
+    with the key's secret by the standardwebhooks library."""
+    import httpx
+    from standardwebhooks.webhooks import Webhook
+
+    from tests.receiver import receiver
+
+    env = {"INBETWEEN_FETCH_ALLOW": "127.0.0.0/8", "INBETWEEN_WEBHOOK_RETRY_SECONDS": "4",
+           "INBETWEEN_WEBHOOK_POLL_SECONDS": "0.1"}
+    with receiver([500]) as hook:
+        server.start(concurrency=1, **env)
+        client = Client(server, key)
+        generation_id = client.submit(_body(photos, webhook_url=hook.url))
+        assert client.wait(generation_id)["status"] == "completed"
+        wait_for(lambda: len(hook.hits) == 1, 30, "the first attempt")
+        server.kill()  # the retry is due 4 s after the first attempt; nobody is left to send
+        server.start(concurrency=1, **env)
+        wait_for(lambda: len(hook.hits) == 2, 60, "the retry from the restarted server")
+        first, second = hook.hits
+        assert first.id == second.id and first.json == second.json
+        secret = httpx.get(f"{server.url}/v2/webhooks/secret", headers=client.headers,
+                           timeout=10).json()["secret"]
+        for hit in hook.hits:
+            assert Webhook(secret).verify(hit.body, hit.headers)["type"] == \
+                "generation.completed"
+        rows = httpx.get(f"{server.url}/v2/webhooks/deliveries", headers=client.headers,
+                         params={"generation_id": generation_id}, timeout=10).json()["data"]
+        assert [(r["status"], r["attempts"]) for r in rows] == [("delivered", 2)]

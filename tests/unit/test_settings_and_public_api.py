@@ -74,7 +74,8 @@ def test_public_api_is_pinned() -> None:
     assert inbetween.__all__ == ["AsyncClient", "Client", "__version__"]
     assert inbetween.Client is inbetween.client.Client
     assert sorted(inbetween.errors.__all__) == [
-        "BudgetExceeded", "Conflict", "ContentFiltered", "DeadlineExceeded", "EngineError", "Forbidden",
+        "BudgetExceeded", "Conflict", "ContentFiltered", "DeadlineExceeded", "EngineError",
+        "Forbidden",
         "ImageFetchError",
         "InbetweenError", "InfrastructureError",
         "InvalidImage", "InvalidRequest", "JobFailure", "ModelUnavailable", "NotFound",
@@ -94,6 +95,7 @@ def test_public_api_is_pinned() -> None:
 
 def test_errors_carry_status_and_default_messages() -> None:
     assert (InvalidRequest("x", field="f", allowed=[1]).status_code, Unauthorized().status_code,
-            NotFound().status_code, BudgetExceeded("m").status_code) == (400, 401, 404, 402)
+            NotFound().status_code, BudgetExceeded("m").status_code) == (
+        400, 401, 404, 402)
     assert NotFound().message == "No generation with this id exists for this API key."
     assert InvalidRequest("m", field="f", allowed=(1, 2)).allowed == [1, 2]
