@@ -49,10 +49,11 @@ def _deliveries(api: Api, generation_id: str) -> list[dict[str, Any]]:
 
 
 def _settled(api: Api, generation_id: str, count: int) -> list[dict[str, Any]]:
-    """The generation's deliveries once ``count`` of them are no longer pending."""
+    """The (finished) generation's deliveries, at least ``count``, once none is pending."""
     def done() -> list[dict[str, Any]] | None:
         rows = _deliveries(api, generation_id)
-        return rows if sum(r["status"] != "pending" for r in rows) >= count else None
+        return rows if len(rows) >= count and all(r["status"] != "pending" for r in rows) \
+            else None
 
     return wait_for(done, 60, f"{count} deliveries of {generation_id} to settle")
 
