@@ -327,6 +327,11 @@ def test_list_for_key_is_newest_first_with_a_cursor(store: MemoryStore | SqlStor
     rest = store.list_for_key("k1", 10, before=(last.created_at, last.id))
     assert [g.id for g in rest] == ["j1", "j0"]
     assert [g.id for g in store.list_for_key("k2", 10)] == ["other"]
+    oldest = store.list_for_key("k1", 2, oldest_first=True)
+    assert [g.id for g in oldest] == ["j0", "j1"]
+    after = store.list_for_key("k1", 10, before=(oldest[-1].created_at, oldest[-1].id),
+                               oldest_first=True)
+    assert [g.id for g in after] == ["j2", "j3"]
 
 
 def test_uploads_expire_after_their_last_use(store: MemoryStore | SqlStore) -> None:

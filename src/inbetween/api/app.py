@@ -12,8 +12,18 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from inbetween import __version__
-from inbetween.api import events, files, generations, metrics, playground, uploads, usage, webhooks
-from inbetween.api.errors import ERROR_RESPONSES, install_error_handlers
+from inbetween.api import (
+    events,
+    files,
+    generations,
+    metrics,
+    openai,
+    playground,
+    uploads,
+    usage,
+    webhooks,
+)
+from inbetween.api.errors import ERROR_RESPONSES, install_error_handlers, is_openai_path
 from inbetween.api.limits import BodyLimit, RateLimiter, StreamSlots
 from inbetween.api.metrics import CountRequests, StoreCollector, new_registry
 from inbetween.api.state import Services, services
@@ -122,6 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(usage.router)
     app.include_router(webhooks.router)
+    app.include_router(openai.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"],
                       responses={503: {"description": "The job store is unreachable."}})
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -147,14 +158,15 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
                          routes=app.routes)
     schema["info"]["x-inbetween-features"] = list(FEATURES)
-    for path in schema.get("paths", {}).values():
+    for route, path in schema.get("paths", {}).items():
+        envelope = "OpenAIErrorEnvelope" if is_openai_path(route) else "ErrorEnvelope"
         for operation in path.values():
             responses = operation.get("responses", {})
             if responses.pop("422", None) is not None and "400" not in responses:
                 responses["400"] = {
                     "description": ERROR_RESPONSES[400]["description"],
                     "content": {"application/json": {"schema": {
-                        "$ref": "#/components/schemas/ErrorEnvelope"}}},
+                        "$ref": f"#/components/schemas/{envelope}"}}},
                 }
     for name in ("HTTPValidationError", "ValidationError"):
         schema.get("components", {}).get("schemas", {}).pop(name, None)

@@ -1,9 +1,12 @@
-"""One error body for every failure: ``{"error": {"name", "message", "field"?, "allowed"?}}``."""
+"""One error body for every failure: ``{"error": {"name", "message", "field"?, "allowed"?}}``;
+on the OpenAI-style ``/v1`` paths OpenAI's envelope, ours beside it:
+``{"error": {"message", "type", "param", "code", "name", "field", "allowed"?}}``."""
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,11 +15,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from inbetween.api.schemas import ALLOWED_VALUES, ErrorEnvelope, GenerationCreate
+from inbetween.api.schemas import (
+    ALLOWED_VALUES,
+    ErrorEnvelope,
+    GenerationCreate,
+    OpenAIErrorEnvelope,
+)
 from inbetween.errors import InbetweenError, InvalidRequest, TooManyRequests
 from inbetween.log import event
 
-__all__ = ["ERROR_RESPONSES", "error_response", "install_error_handlers"]
+__all__ = ["ERROR_RESPONSES", "OPENAI_ERROR_RESPONSES", "error_body", "error_response",
+           "install_error_handlers", "is_openai_path"]
 
 log = logging.getLogger("inbetween.api")
 
@@ -41,35 +50,66 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def error_response(
-    status_code: int, name: str, message: str, *, field: str | None = None,
-    allowed: Sequence[object] | None = None, include_field: bool = False,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
+OPENAI_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {**entry, "model": OpenAIErrorEnvelope} for status, entry in ERROR_RESPONSES.items()}
+
+_OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+                 402: "insufficient_quota", 403: "permission_error", 404: "invalid_request_error",
+                 405: "invalid_request_error", 409: "invalid_request_error",
+                 413: "invalid_request_error", 429: "rate_limit_error"}
+
+
+def is_openai_path(path: str) -> bool:
+    """Whether ``path`` is one of the OpenAI-style routes (its errors take their envelope)."""
+    return path == "/v1" or path.startswith("/v1/")
+
+
+def error_body(status_code: int, name: str, message: str, *, field: str | None = None,
+               allowed: Sequence[object] | None = None, include_field: bool = False,
+               openai: bool = False) -> dict[str, Any]:
+    """The JSON of an error answer, in our envelope or (``openai``) OpenAI's."""
     body: dict[str, Any] = {"name": name, "message": message}
-    if field is not None or include_field:
+    if field is not None or include_field or openai:
         body["field"] = field
     if allowed is not None:
         body["allowed"] = list(allowed)
-    return JSONResponse({"error": body}, status_code=status_code, headers=headers)
+    if openai:
+        kind = _OPENAI_TYPES.get(status_code, "server_error" if status_code >= 500
+                                 else "invalid_request_error")
+        body = {"message": message, "type": kind, "param": field,
+                "code": re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower(), **body}
+    return {"error": body}
 
 
-def _from_inbetween(_request: Request, exc: Exception) -> JSONResponse:
+def error_response(
+    status_code: int, name: str, message: str, *, field: str | None = None,
+    allowed: Sequence[object] | None = None, include_field: bool = False,
+    headers: dict[str, str] | None = None, openai: bool = False,
+) -> JSONResponse:
+    return JSONResponse(error_body(status_code, name, message, field=field, allowed=allowed,
+                                   include_field=include_field, openai=openai),
+                        status_code=status_code, headers=headers)
+
+
+def _from_inbetween(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InbetweenError)
+    openai = is_openai_path(request.url.path)
     if isinstance(exc, InvalidRequest):
         return error_response(400, exc.name, exc.message, field=exc.field, allowed=exc.allowed,
-                              include_field=True)
+                              include_field=True, openai=openai)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
     if isinstance(exc, TooManyRequests) and exc.retry_after is not None:
         headers = {"Retry-After": str(math.ceil(exc.retry_after))}
-    return error_response(exc.status_code, exc.name, exc.message, headers=headers)
+    return error_response(exc.status_code, exc.name, exc.message, headers=headers,
+                          openai=openai)
 
 
-def _from_validation(_request: Request, exc: Exception) -> JSONResponse:
+def _from_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     invalid = describe_validation_error(exc.errors())
     return error_response(400, invalid.name, invalid.message, field=invalid.field,
-                          allowed=invalid.allowed, include_field=True)
+                          allowed=invalid.allowed, include_field=True,
+                          openai=is_openai_path(request.url.path))
 
 
 def describe_validation_error(errors: Sequence[Any]) -> InvalidRequest:
@@ -77,7 +117,7 @@ def describe_validation_error(errors: Sequence[Any]) -> InvalidRequest:
     first = dict(errors[0]) if errors else {"type": "missing", "loc": ("body",)}
     loc = [str(part) for part in first.get("loc", ()) if not isinstance(part, int)]
     kind = str(first.get("type", ""))
-    field = loc[1] if len(loc) > 1 else None
+    field = loc[1] if len(loc) > 1 else (loc[0] if loc and loc[0] != "body" else None)
     if kind == "json_invalid":
         ctx = first.get("ctx") or {}
         detail = ctx.get("error", "") if isinstance(ctx, dict) else ""
@@ -110,18 +150,20 @@ def _show(value: object) -> str:
     return repr(value)
 
 
-def _from_http(_request: Request, exc: Exception) -> JSONResponse:
+def _from_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     names = {404: "NotFound", 405: "MethodNotAllowed"}
     message = "no such route" if exc.status_code == 404 else str(exc.detail)
     return error_response(exc.status_code, names.get(exc.status_code, "HTTPError"), message,
-                          headers=getattr(exc, "headers", None))
+                          headers=getattr(exc, "headers", None),
+                          openai=is_openai_path(request.url.path))
 
 
 def _from_unexpected(request: Request, exc: Exception) -> JSONResponse:
     event(log, "http.unhandled", level=logging.ERROR, exc=True, path=request.url.path)
     return error_response(500, "InternalError",
-                          "an unexpected error occurred; it was logged on the server")
+                          "an unexpected error occurred; it was logged on the server",
+                          openai=is_openai_path(request.url.path))
 
 
 def install_error_handlers(app: FastAPI) -> None:

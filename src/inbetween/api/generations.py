@@ -91,8 +91,8 @@ async def create_generation(
     """
     wait = _prefer_wait(prefer)
     deadline_in = cancel_after_seconds(cancel_after)
-    generation = await run_in_threadpool(_submit, body, key, svc, idempotency_key, deadline_in,
-                                         str(request.base_url).rstrip("/"))
+    generation = await run_in_threadpool(submit_body, body, key, svc, idempotency_key,
+                                         deadline_in, str(request.base_url).rstrip("/"))
     if wait is None:
         return GenerationCreated(id=generation.id, status=generation.status.value)
     deadline = time.monotonic() + wait
@@ -136,7 +136,7 @@ def cancel_after_seconds(value: str | None) -> float | None:
     return float(seconds)
 
 
-def _submit(body: GenerationCreate, key: ApiKey, svc: Services,
+def submit_body(body: GenerationCreate, key: ApiKey, svc: Services,
             idempotency_key: str | None, deadline_in: float | None = None,
             base_url: str | None = None) -> Generation:
     svc.limiter.check(key.id, "submit")

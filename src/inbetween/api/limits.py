@@ -19,12 +19,13 @@ from inbetween.errors import TooManyRequests
 __all__ = ["BodyLimit", "RateLimiter", "StreamSlots"]
 
 
-def _too_large_body(limit: int) -> bytes:
-    return json.dumps({"error": {
-        "name": "PayloadTooLarge",
-        "message": f"the request body is larger than {limit / 2**20:g} MiB "
-                   "(INBETWEEN_MAX_BODY_MB); send images as URLs, or smaller images",
-    }}).encode()
+def _too_large_body(limit: int, path: str) -> bytes:
+    from inbetween.api.errors import error_body, is_openai_path
+
+    return json.dumps(error_body(
+        413, "PayloadTooLarge", f"the request body is larger than {limit / 2**20:g} MiB "
+        "(INBETWEEN_MAX_BODY_MB); send images as URLs, or smaller images",
+        openai=is_openai_path(path))).encode()
 
 
 class BodyLimit:
@@ -40,7 +41,7 @@ class BodyLimit:
             return
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._reject(send)
+            await self._reject(send, scope["path"])
             return
         received = 0
         rejected = False
@@ -52,7 +53,7 @@ class BodyLimit:
                 received += len(message.get("body", b""))
                 if received > self.max_bytes and not rejected:
                     rejected = True
-                    await self._reject(send)
+                    await self._reject(send, scope["path"])
                     return {"type": "http.disconnect"}
             return message
 
@@ -62,8 +63,8 @@ class BodyLimit:
 
         await self.app(scope, limited_receive, guarded_send)
 
-    async def _reject(self, send: Send) -> None:
-        body = _too_large_body(self.max_bytes)
+    async def _reject(self, send: Send, path: str) -> None:
+        body = _too_large_body(self.max_bytes, path)
         await send({"type": "http.response.start", "status": 413, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
             (b"connection", b"close")]})

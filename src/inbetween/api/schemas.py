@@ -19,6 +19,7 @@ __all__ = [
     "GenerationList",
     "GenerationListItem",
     "GenerationOut",
+    "OpenAIErrorEnvelope",
     "RequestSummary",
     "UploadOut",
     "iso_time",
@@ -222,6 +223,25 @@ class ErrorBody(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     error: ErrorBody
+
+
+class OpenAIErrorBody(BaseModel):
+    """OpenAI's error fields, with ours beside them (``param`` = ``field``)."""
+
+    message: str
+    type: str = Field(description="invalid_request_error, authentication_error, "
+                      "insufficient_quota, permission_error, rate_limit_error, server_error.")
+    param: str | None = Field(description="The request field at fault, or null.")
+    code: str | None = Field(description="Our error name in snake case, e.g. invalid_request.")
+    name: str = Field(description="Our error name: InvalidRequest, NotFound, …")
+    field: str | None = Field(description="The same as param.")
+    allowed: list[object] | None = Field(None, description="Allowed values of that field.")
+
+
+class OpenAIErrorEnvelope(BaseModel):
+    """Errors on the `/v1` routes."""
+
+    error: OpenAIErrorBody
 
 
 def to_out(generation: Generation, base_url: str,

@@ -20,7 +20,8 @@ from PIL import Image
 
 from inbetween.media.yuv import i420_to_rgb, planes
 
-__all__ = ["PREVIEW_LONG_SIDE", "PREVIEW_MAX_BYTES", "PreviewTap", "previews_from_video"]
+__all__ = ["PREVIEW_LONG_SIDE", "PREVIEW_MAX_BYTES", "PreviewTap", "previews_from_video",
+           "sprite_sheet"]
 
 PREVIEW_LONG_SIDE = 480
 THUMBNAIL_LONG_SIDE = 640
@@ -105,3 +106,38 @@ def previews_from_video(video: Path, thumbnail: Path, preview: Path) -> None:
             if index % tap.step == 0 or index == tap.middle:
                 tap.take(index, frame.to_ndarray(format="rgb24"))
     tap.write(thumbnail, preview)
+
+
+SPRITE_TILES = (5, 2)  # columns × rows: ten evenly spaced frames
+SPRITE_TILE_WIDTH = 256
+
+
+def sprite_sheet(video: Path, out: Path) -> None:
+    """A JPEG grid of evenly spaced frames of ``video`` (first to last, left to right, top
+    to bottom), each ``SPRITE_TILE_WIDTH`` px wide; only the chosen frames are kept."""
+    columns, rows = SPRITE_TILES
+    count = columns * rows
+    with av.open(str(video)) as container:
+        total = container.streams.video[0].frames or sum(
+            1 for _ in container.decode(video=0))
+    if total < 1:
+        raise ValueError(f"{video} has no video frames")
+    wanted = {round(i * (total - 1) / (count - 1)) for i in range(count)}
+    tiles: list[np.ndarray | None] = [None] * count
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for index, frame in enumerate(container.decode(stream)):
+            if index in wanted:
+                rgb = frame.to_ndarray(format="rgb24")
+                height, width = rgb.shape[:2]
+                tile = (SPRITE_TILE_WIDTH, max(2, round(height * SPRITE_TILE_WIDTH / width)))
+                small = cv2.resize(rgb, tile, interpolation=cv2.INTER_AREA)
+                for slot in range(count):  # a short clip may repeat a frame
+                    if round(slot * (total - 1) / (count - 1)) == index:
+                        tiles[slot] = small
+    filled = [t for t in tiles if t is not None]
+    if len(filled) != count:
+        raise ValueError(f"{video} ended before its frame {max(wanted)}")
+    grid = np.vstack([np.hstack(filled[r * columns:(r + 1) * columns]) for r in range(rows)])
+    Image.fromarray(grid).save(out, format="JPEG", quality=80)

@@ -34,6 +34,8 @@ class ArtifactStore(Protocol):
 
 
 def delete_video(artifacts: ArtifactStore, token: str) -> None:
-    """Delete a generation's video and its thumbnail and preview."""
+    """Delete a generation's video, its thumbnail and preview, and its sprite sheet (made
+    when ``/v1/videos/{id}/content?variant=spritesheet`` first asked for it)."""
     for suffix in VIDEO_SUFFIXES:
         artifacts.delete(f"{token}.{suffix}")
+    artifacts.delete(f"{token}-sprite.jpg")

@@ -167,9 +167,11 @@ class JobStore(Protocol):
         """Log lines with a revision above ``after``, oldest first."""
 
     def list_for_key(self, key_id: str, limit: int,
-                     before: tuple[float, str] | None = None) -> list[Generation]:
+                     before: tuple[float, str] | None = None,
+                     oldest_first: bool = False) -> list[Generation]:
         """A key's generations, newest first (creation time, then id), strictly older than
-        ``before`` = (created_at, id) when given."""
+        ``before`` = (created_at, id) when given; with ``oldest_first``, oldest first and
+        strictly newer than ``before``."""
 
     def add_upload(self, upload: Upload) -> None:
         """Record an uploaded image (its bytes are already in the artifact store)."""

@@ -373,11 +373,14 @@ class MemoryStore:
             return [e for e in self._logs.get(generation_id, []) if e.revision > after][:limit]
 
     def list_for_key(self, key_id: str, limit: int,
-                     before: tuple[float, str] | None = None) -> list[Generation]:
+                     before: tuple[float, str] | None = None,
+                     oldest_first: bool = False) -> list[Generation]:
         with self._lock:
             mine = [g for g in self._jobs.values() if g.key_id == key_id
-                    and (before is None or (g.created_at, g.id) < before)]
-        return sorted(mine, key=lambda g: (g.created_at, g.id), reverse=True)[:limit]
+                    and (before is None or ((g.created_at, g.id) > before if oldest_first
+                                            else (g.created_at, g.id) < before))]
+        return sorted(mine, key=lambda g: (g.created_at, g.id),
+                      reverse=not oldest_first)[:limit]
 
     def add_upload(self, upload: Upload) -> None:
         with self._lock:

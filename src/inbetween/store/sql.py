@@ -595,15 +595,21 @@ class SqlStore:
         return [LogEntry(r.revision, r.time, r.level, r.message) for r in rows]
 
     def list_for_key(self, key_id: str, limit: int,
-                     before: tuple[float, str] | None = None) -> list[Generation]:
+                     before: tuple[float, str] | None = None,
+                     oldest_first: bool = False) -> list[Generation]:
         query = select(generations).where(_G.key_id == key_id)
         if before is not None:
             created, gid = before
-            query = query.where((_G.created_at < created)
-                                | ((_G.created_at == created) & (_G.id < gid)))
+            if oldest_first:
+                query = query.where((_G.created_at > created)
+                                    | ((_G.created_at == created) & (_G.id > gid)))
+            else:
+                query = query.where((_G.created_at < created)
+                                    | ((_G.created_at == created) & (_G.id < gid)))
+        order = (_G.created_at, _G.id) if oldest_first else (_G.created_at.desc(),
+                                                              _G.id.desc())
         with self._tx() as conn:
-            rows = conn.execute(
-                query.order_by(_G.created_at.desc(), _G.id.desc()).limit(limit)).all()
+            rows = conn.execute(query.order_by(*order).limit(limit)).all()
         return [_from_row(dict(r._mapping)) for r in rows]
 
     # -- uploads ---------------------------------------------------------------------------
