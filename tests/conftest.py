@@ -15,9 +15,9 @@ from inbetween.settings import Settings
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test by its folder: unit, integration or e2e."""
+    """Mark each test by its folder: unit, integration, e2e or faults."""
     for item in items:
-        for kind in ("unit", "integration", "e2e"):
+        for kind in ("unit", "integration", "e2e", "faults"):
             if f"{Path('tests') / kind}" in str(item.path):
                 item.add_marker(getattr(pytest.mark, kind))
 

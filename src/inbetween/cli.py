@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from inbetween import __version__
-from inbetween.errors import InbetweenError
+from inbetween.errors import ConfigurationError, InbetweenError
 from inbetween.log import configure
 
 __all__ = ["app", "main"]
@@ -57,9 +58,46 @@ def _check_engines(settings: Any) -> None:
         _fail(str(e))
 
 
-def _fail(message: str, code: int = 2) -> Any:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)  # one line
+_debug = False
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the traceback behind an error (so does INBETWEEN_LOG_LEVEL="
+        "DEBUG).")] = False) -> None:
+    global _debug
+    _debug = debug
+
+
+def _fail(message: str, code: int = 2, cause: BaseException | None = None) -> Any:
+    import os
+
+    if cause is not None and (_debug or os.environ.get("INBETWEEN_LOG_LEVEL", "").upper()
+                              == "DEBUG"):
+        import traceback
+
+        traceback.print_exception(cause, file=sys.stderr)
+    from rich.markup import escape
+
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False,
+              soft_wrap=True)  # one line, printed as it is (`[postgres]` is not markup)
     raise typer.Exit(code)
+
+
+def _store(settings: Any, services: bool = False) -> Any:
+    """The job store, or exit 2 with one line (see ``inbetween.preflight``); ``services``:
+    also the broker and the artifact store this process will use."""
+    from inbetween.preflight import check_broker, check_storage, open_store_checked
+    from inbetween.storage import open_artifacts
+
+    try:
+        store = open_store_checked(settings)
+        if services:
+            check_broker(settings)
+            check_storage(settings, open_artifacts(settings))
+        return store
+    except ConfigurationError as e:
+        _fail(e.message, cause=e)
 
 
 @app.command()
@@ -78,13 +116,12 @@ def serve(
 
     from inbetween.api import create_app
     from inbetween.keys import create_key
-    from inbetween.store import open_store
 
     settings = _settings(host=host, port=port, data_dir=data_dir, concurrency=concurrency)
     configure(settings.log_level)
     if settings.concurrency and not settings.broker_url:  # this process runs the jobs
         _check_engines(settings)
-    store = open_store(settings)
+    store = _store(settings, services=True)
     if not store.list_keys():
         plaintext, _ = create_key(store, "default")
         print("No API key existed, so one was created (shown only this once):", flush=True)
@@ -112,6 +149,7 @@ def worker(
     if settings.concurrency < 1:
         _fail("--concurrency must be at least 1")
     _check_engines(settings)
+    _store(settings, services=True).engine.dispose()
     run_worker(settings, settings.concurrency)
 
 
@@ -139,11 +177,10 @@ def keys_create(
 ) -> None:
     """Create an API key; prints the key alone on the last line (it is not shown again)."""
     from inbetween.keys import create_key
-    from inbetween.store import open_store
 
     period = _period(budget_period)
     settings = _settings(data_dir=data_dir)
-    store = open_store(settings)
+    store = _store(settings)
     plaintext, record = create_key(store, name, budget_usd, period)
     budget = f" with a {_budget_text(budget_usd, period)} budget" if budget_usd is not None else ""
     print(f"Created key {record.id} named {name!r}{budget}. Send it as "
@@ -167,12 +204,11 @@ def keys_budget(
 ) -> None:
     """Set or remove the spend budget of every live key with this name (takes effect at
     once; what was charged this period counts against the new cap)."""
-    from inbetween.store import open_store
 
     if (usd is None) == (not remove):
         _fail("give either --usd X (with --period month|day|total) or --remove")
     chosen = _period(period)
-    store = open_store(_settings(data_dir=data_dir))
+    store = _store(_settings(data_dir=data_dir))
     count = store.set_budget(name, usd, chosen)
     if count == 0:
         _fail(f"no live key is named {name!r}; `inbetween keys list` shows the names")
@@ -183,9 +219,8 @@ def keys_budget(
 @keys_app.command("list")
 def keys_list(data_dir: DataDir = None) -> None:
     """List API keys: id, creation time, name, and whether revoked (keys are never shown)."""
-    from inbetween.store import open_store
 
-    store = open_store(_settings(data_dir=data_dir))
+    store = _store(_settings(data_dir=data_dir))
     for key in store.list_keys():
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(key.created_at))
         revoked = "  (revoked)" if key.revoked_at is not None else ""
@@ -200,9 +235,8 @@ def keys_revoke(
     data_dir: DataDir = None,
 ) -> None:
     """Revoke every key with this name; they stop working at once."""
-    from inbetween.store import open_store
 
-    store = open_store(_settings(data_dir=data_dir))
+    store = _store(_settings(data_dir=data_dir))
     count = store.revoke_keys(name, time.time())
     if count == 0:
         _fail(f"no live key is named {name!r}; `inbetween keys list` shows the names")
@@ -269,8 +303,6 @@ def add_client_commands() -> None:
 
 
 def main() -> None:
-    import sys
-
     if len(sys.argv) < 2 or sys.argv[1] not in SERVER_COMMANDS:
         add_client_commands()
     app(prog_name="inbetween")

@@ -19,6 +19,7 @@
     │   ├── ModelUnavailable         a diffusion model is missing or cannot be loaded
     │   ├── OutOfMemory              the accelerator ran out of memory for this job
     │   ├── DeadlineExceeded         not finished by its Cancel-After deadline (not charged)
+    │   ├── StorageFull              a disk (data dir, temporary files) is full: ENOSPC
     │   └── UpstreamFailure          an upstream provider's job failed:
     │       ├── ContentFiltered        blocked by the provider's content policy
     │       ├── UpstreamEmptyResult    the provider finished without a video
@@ -27,7 +28,9 @@
     │       ├── UpstreamAuthFailed     the provider refused our key (the chain moves on)
     │       ├── UpstreamUncertain      sent, no answer: maybe started, so never re-sent
     │       └── UpstreamError          anything else, with the provider's message
-    └── InfrastructureError          storage/database trouble: retryable, not the user's fault
+    ├── InfrastructureError          storage/database trouble: retryable, not the user's fault
+    │   └── StorageUnavailable       the artifact store kept failing (retried, then requeued)
+    └── ConfigurationError           a process cannot start: a setting, a driver, a service
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "BudgetExceeded",
+    "ConfigurationError",
     "Conflict",
     "ContentFiltered",
     "DeadlineExceeded",
@@ -51,6 +55,8 @@ __all__ = [
     "NotFound",
     "OutOfMemory",
     "PayloadTooLarge",
+    "StorageFull",
+    "StorageUnavailable",
     "TooManyRequests",
     "Unauthorized",
     "UpstreamAuthFailed",
@@ -145,6 +151,10 @@ class JobFailure(InbetweenError):
         self.field = field
 
 
+class StorageFull(JobFailure):
+    """A disk this server writes to is full; free space, then submit again."""
+
+
 class ImageFetchError(JobFailure):
     """An input image could not be downloaded."""
 
@@ -220,3 +230,14 @@ class InfrastructureError(InbetweenError):
     """A storage or database operation failed; the job will be retried."""
 
     status_code = 503
+
+
+class StorageUnavailable(InfrastructureError):
+    """The artifact store (S3, the videos folder) kept failing while a video was stored."""
+
+
+class ConfigurationError(InbetweenError):
+    """This process cannot start: a setting is wrong, a driver is missing or a service it
+    needs does not answer. The message is one line naming the setting and the fix."""
+
+    status_code = 500

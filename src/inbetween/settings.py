@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
     metrics_token: SecretStr | None = Field(
         None, description="When set, /metrics wants `Authorization: Bearer <token>`.")
+    storage_retry_seconds: str = Field(
+        "1,2,4,8", description="Seconds before each retry of storing a finished video "
+        "(S3 or the videos folder failing); then the job goes back to the queue.")
+    requeue_after_seconds: float = Field(
+        60.0, gt=0, description="A job queued this long without a worker taking it is sent "
+        "to the broker again (a broker that restarted may have lost its message).")
     # -- webhooks ----------------------------------------------------------------------------
     webhook_retry_seconds: str = Field(
         "5,300,1800,7200,18000,36000,36000",
@@ -241,11 +247,16 @@ class Settings(BaseSettings):
         None, description="JSON provider → model → {audio, no_audio} USD per second; "
         "unset: the built-in list prices.")
 
-    @field_validator("webhook_retry_seconds")
+    @field_validator("webhook_retry_seconds", "storage_retry_seconds")
     @classmethod
     def _retries(cls, value: str) -> str:
         _schedule(value)
         return value
+
+    @property
+    def storage_schedule(self) -> tuple[float, ...]:
+        """INBETWEEN_STORAGE_RETRY_SECONDS as numbers."""
+        return _schedule(self.storage_retry_seconds)
 
     @property
     def webhook_schedule(self) -> tuple[float, ...]:
@@ -278,8 +289,7 @@ def _schedule(value: str) -> tuple[float, ...]:
     try:
         delays = tuple(float(v) for v in value.split(",") if v.strip())
     except ValueError:
-        raise ValueError("INBETWEEN_WEBHOOK_RETRY_SECONDS: seconds, comma-separated, e.g. "
-                         "5,300,1800") from None
+        raise ValueError("seconds, comma-separated, e.g. 5,300,1800") from None
     if any(not math.isfinite(d) or d < 0 for d in delays):
-        raise ValueError("INBETWEEN_WEBHOOK_RETRY_SECONDS: each delay must be ≥ 0 seconds")
+        raise ValueError("each delay must be ≥ 0 seconds")
     return delays

@@ -7,6 +7,7 @@ the lease is lost (another worker took the job over) the run stops and writes no
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import secrets
 import threading
@@ -37,6 +38,7 @@ from inbetween.metrics import metric_stage
 from inbetween.pipeline import load_image, render_to_file
 from inbetween.settings import Settings
 from inbetween.storage.base import ArtifactStore, delete_video
+from inbetween.storage.retrying import RetryingArtifacts, storage_full
 from inbetween.store.base import JobStore, deadline_message
 from inbetween.upstream.prices import local_price
 from inbetween.upstream.providers import Provider, build_providers
@@ -45,6 +47,8 @@ from inbetween.upstream.runner import UpstreamRunner
 __all__ = ["Interrupted", "Worker"]
 
 log = logging.getLogger("inbetween.worker")
+OUTAGE_SECONDS = 600.0
+"""How long a finished job waits for an unreachable job store to write its result."""
 Clock = Callable[[], float]
 
 
@@ -168,14 +172,17 @@ class Worker:
         providers: dict[str, Provider] | None = None,
     ) -> None:
         self.settings, self.store = settings, store
-        self.artifacts, self.engines = artifacts, engines
         self.worker_id = worker_id or f"{uuid.uuid4().hex[:12]}"
         self.clock = clock
         self.stopping = stopping or threading.Event()
+        # storing a video outlasts short outages of S3 or the videos folder
+        self.artifacts: ArtifactStore = RetryingArtifacts(
+            artifacts, settings.storage_schedule, self.stopping.wait)
+        self.engines = engines
         self.tmp_dir = settings.tmp_dir
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.models = claimable_models(settings)  # INBETWEEN_WORKER_ENGINES
-        self.upstream = UpstreamRunner(settings, store, artifacts,
+        self.upstream = UpstreamRunner(settings, store, self.artifacts,
                                        build_providers(settings) if providers is None
                                        else providers, self.worker_id, clock)
         self.fetch_policy = FetchPolicy.from_settings(
@@ -208,7 +215,8 @@ class Worker:
         except InfrastructureError as e:
             if job.attempts < self.settings.max_attempts:
                 event(log, "job.released", level=logging.WARNING, job=job.id, error=str(e))
-                self.store.release(job.id, self.worker_id, self.clock())
+                self._through_outage(lambda: self.store.release(job.id, self.worker_id,
+                                                                self.clock()))
                 return
             outcome = Outcome(Status.ERROR, error_name=e.name, error_message=(
                 f"{e.message} (gave up after {job.attempts} attempts; the server's storage or "
@@ -218,13 +226,31 @@ class Worker:
             tmp.unlink(missing_ok=True)
         lease.time_stage()
         outcome = dataclasses.replace(outcome, stage_seconds=dict(lease.stage_seconds))
-        if not self.store.finish(job.id, self.worker_id, outcome, self.clock()):
+        # the result is written when the store answers again; if the reaper put the job
+        # back meanwhile, the finish is refused and the job runs again: never both
+        if not self._through_outage(lambda: self.store.finish(job.id, self.worker_id, outcome,
+                                                              self.clock())):
             event(log, "job.lease_lost", level=logging.WARNING, job=job.id)
             if outcome.video_token:
                 delete_video(self.artifacts, outcome.video_token)
             return
         event(log, "job.finished", job=job.id, status=outcome.status.value,
               error=outcome.error_name)
+
+    def _through_outage(self, write: Callable[[], bool]) -> bool:
+        """``write`` to the store, tried again every second while the store cannot be
+        reached (for up to OUTAGE_SECONDS, or until this process stops); False when the
+        lease was lost or the store never came back."""
+        deadline = time.monotonic() + OUTAGE_SECONDS
+        while True:
+            try:
+                return write()
+            except InfrastructureError as e:
+                if time.monotonic() > deadline or self.stopping.is_set():
+                    event(log, "job.store_unreachable", level=logging.ERROR, error=str(e))
+                    return False
+                event(log, "job.store_retry", level=logging.WARNING, error=str(e))
+                self.stopping.wait(1.0)
 
     def _outcome(self, job: Generation, tmp: Path, lease: _Lease) -> Outcome:
         try:
@@ -233,13 +259,21 @@ class Worker:
             return Outcome(Status.ERROR, error_name=e.name, error_message=e.message)
         except (Interrupted, InfrastructureError):
             raise
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                return self._engine_failed(job, e)
+            failure = storage_full(e, self.tmp_dir)
+            event(log, "job.disk_full", level=logging.ERROR, job=job.id, error=failure.message)
+            return Outcome(Status.ERROR, error_name=failure.name,
+                           error_message=failure.message)
         except Exception as e:
-            event(log, "job.engine_failed", level=logging.ERROR, exc=True, job=job.id)
-            return Outcome(
-                Status.ERROR,
-                error_name="EngineError",
-                error_message=f"the engine failed: {type(e).__name__}: {e}",
-            )
+            return self._engine_failed(job, e)
+
+    @staticmethod
+    def _engine_failed(job: Generation, e: Exception) -> Outcome:
+        event(log, "job.engine_failed", level=logging.ERROR, exc=True, job=job.id)
+        return Outcome(Status.ERROR, error_name="EngineError",
+                       error_message=f"the engine failed: {type(e).__name__}: {e}")
 
     def _generate(self, job: Generation, tmp: Path, lease: _Lease) -> Outcome:
         chosen = route(job.request, self.settings)
@@ -289,8 +323,16 @@ class Worker:
         # 3. store the video and its previews
         lease.update(Stage.STORING, 96)
         token = secrets.token_urlsafe(24)
-        self._store_previews(tap, tmp, token)
-        self.artifacts.put(tmp, f"{token}.mp4")
+        try:
+            self._store_previews(tap, tmp, token)
+            self.artifacts.put(tmp, f"{token}.mp4")
+        except BaseException:  # nothing of a video that was not stored whole is kept
+            try:
+                delete_video(self.artifacts, token)
+            except Exception as e:  # the store is failing: what it holds is not served
+                event(log, "job.cleanup_failed", level=logging.WARNING, job=job.id,
+                      error=f"{type(e).__name__}: {e}"[:300])
+            raise
         lease.log("video stored")
         return Outcome(
             Status.COMPLETED,

@@ -267,7 +267,8 @@ def test_one_key_cannot_see_another_keys_job(api: Api, body: dict[str, Any]) -> 
 
 # -- unauthenticated routes --------------------------------------------------------------------
 def test_health_docs_and_openapi_need_no_key(api: Api) -> None:
-    assert api.client.get("/healthz").json() == {"status": "ok", "store": "ok"}
+    assert api.client.get("/healthz").json() == {"status": "ok", "store": "ok", "broker": None,
+                                                  "storage": "ok"}
     assert api.client.get("/docs").status_code == 200
     schema = api.client.get("/openapi.json").json()
     for path in schema["paths"].values():

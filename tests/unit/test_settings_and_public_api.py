@@ -74,12 +74,12 @@ def test_public_api_is_pinned() -> None:
     assert inbetween.__all__ == ["AsyncClient", "Client", "__version__"]
     assert inbetween.Client is inbetween.client.Client
     assert sorted(inbetween.errors.__all__) == [
-        "BudgetExceeded", "Conflict", "ContentFiltered", "DeadlineExceeded", "EngineError",
-        "Forbidden",
+        "BudgetExceeded", "ConfigurationError", "Conflict", "ContentFiltered",
+        "DeadlineExceeded", "EngineError", "Forbidden",
         "ImageFetchError",
         "InbetweenError", "InfrastructureError",
         "InvalidImage", "InvalidRequest", "JobFailure", "ModelUnavailable", "NotFound",
-        "OutOfMemory", "PayloadTooLarge",
+        "OutOfMemory", "PayloadTooLarge", "StorageFull", "StorageUnavailable",
         "TooManyRequests", "Unauthorized", "UpstreamAuthFailed", "UpstreamEmptyResult",
         "UpstreamError", "UpstreamFailure", "UpstreamTimeout", "UpstreamUnavailable",
         "UpstreamUncertain", "WorkerLost",

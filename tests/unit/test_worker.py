@@ -60,7 +60,7 @@ def test_a_job_runs_to_completion(setup: Callable[..., tuple[MemoryStore, Worker
     assert worker.run_once() and not worker.run_once()
     job = store.get(job_id)
     assert job is not None and job.status is Status.COMPLETED and job.progress == 100
-    artifacts = worker.artifacts
+    artifacts = worker.artifacts.inner  # type: ignore[attr-defined]
     assert isinstance(artifacts, MemoryArtifacts)
     (tmp_path / "v.mp4").write_bytes(artifacts.blobs[f"{job.video_token}.mp4"])
     assert decode_mp4(tmp_path / "v.mp4").frame_count == 96
@@ -81,14 +81,16 @@ def test_engine_failure_ends_the_job_with_a_reason(
 def test_infrastructure_failure_retries_then_gives_up(
     setup: Callable[..., tuple[MemoryStore, Worker, str]]
 ) -> None:
-    store, worker, job_id = setup(artifacts=FailingArtifacts(), max_attempts=2)
+    store, worker, job_id = setup(artifacts=FailingArtifacts(), max_attempts=2,
+                                  storage_retry_seconds="0.01,0.01")
     worker.run_once()
     job = store.get(job_id)
     assert job is not None and job.status is Status.QUEUED and job.attempts == 1
     worker.run_once()
     job = store.get(job_id)
     assert job is not None and job.status is Status.ERROR
-    assert job.error_name == "InfrastructureError" and "disk full" in (job.error_message or "")
+    assert job.error_name == "StorageUnavailable" and "disk full" in (job.error_message or "")
+    assert "after 3 tries" in (job.error_message or "")  # retried twice within each attempt
 
 
 def test_shutdown_puts_the_running_job_back(
@@ -120,5 +122,5 @@ def test_a_worker_that_lost_its_lease_writes_nothing(
     job = store.get(job_id)
     assert job is not None and job.status is Status.GENERATING
     assert job.lease_owner == "other-worker"
-    artifacts = worker.artifacts
+    artifacts = worker.artifacts.inner  # type: ignore[attr-defined]
     assert isinstance(artifacts, MemoryArtifacts) and artifacts.blobs == {}

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Response
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
 
 from inbetween import __version__
 from inbetween.api import (
@@ -29,9 +31,9 @@ from inbetween.api.metrics import CountRequests, StoreCollector, new_registry
 from inbetween.api.state import Services, services
 from inbetween.dispatch.local import LocalPool, Reaper
 from inbetween.engines.registry import build_engines
-from inbetween.errors import InfrastructureError
 from inbetween.jobs.service import cancel_upstream, delete_expired
 from inbetween.jobs.uploads import delete_expired_uploads
+from inbetween.log import event
 from inbetween.media.audio import preload
 from inbetween.settings import Settings
 from inbetween.signing import UrlSigner
@@ -42,6 +44,8 @@ from inbetween.webhooks.sender import fetch_policy, webhook_sender
 from inbetween.worker import Worker
 
 __all__ = ["FEATURES", "create_app"]
+
+log = logging.getLogger("inbetween.api")
 
 FEATURES = ("events", "uploads", "list", "wait", "idempotency")
 """What this server adds to the hosted API's contract (``info.x-inbetween-features``)."""
@@ -79,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
         reaper = Reaper(store, interval=min(settings.lease_seconds / 2, 10.0),
                         max_attempts=settings.max_attempts, on_requeue=dispatch,
                         cleanup=cleanup, deadline_grace=settings.lease_seconds,
+                        requeue_after=settings.requeue_after_seconds if celery else None,
                         on_expired=lambda job: cancel_upstream(providers, job))
         limiter = RateLimiter({"submit": settings.rate_submit_per_second,
                                "poll": settings.rate_poll_per_second})
@@ -134,21 +139,42 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(openai.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"],
-                      responses={503: {"description": "The job store is unreachable."}})
+                      response_model=Health, responses={503: {
+                          "model": Health, "description": "Degraded: the part that does not "
+                          "answer is `down`; `Retry-After` says when to look again."}})
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
-def healthz(svc: Services = Depends(services)) -> dict[str, str]:
-    """200 when the server is ready: the job store (and the broker, if any) answer."""
-    svc.store.ping()
-    if svc.broker_ping is not None:
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    store: Literal["ok", "down"] = Field(description="The job store (database).")
+    broker: Literal["ok", "down"] | None = Field(
+        None, description="The Celery broker, when INBETWEEN_BROKER_URL is set; else null.")
+    storage: Literal["ok", "down"] = Field(description="The artifact store (S3 or folder).")
+
+
+def healthz(response: Response, svc: Services = Depends(services)) -> Health:
+    """200 when the job store, the broker (if any) and the artifact store answer; 503
+    `degraded` naming the part that does not (each checked within a few seconds)."""
+    def state(check: Callable[[], object] | None) -> Literal["ok", "down"] | None:
+        if check is None:
+            return None
         try:
-            svc.broker_ping()
+            check()
         except Exception as e:
-            raise InfrastructureError(f"the broker cannot be reached: {e}") from e
-        return {"status": "ok", "store": "ok", "broker": "ok"}
-    return {"status": "ok", "store": "ok"}
+            event(log, "health.down", level=logging.WARNING, error=f"{type(e).__name__}: {e}")
+            return "down"
+        return "ok"
+
+    parts = {"store": state(svc.store.ping), "broker": state(svc.broker_ping),
+             "storage": state(getattr(svc.artifacts, "ping", lambda: None))}
+    degraded = "down" in parts.values()
+    if degraded:
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+    return Health(status="degraded" if degraded else "ok", store=parts["store"] or "down",
+                  broker=parts["broker"], storage=parts["storage"] or "down")
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

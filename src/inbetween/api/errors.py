@@ -21,13 +21,20 @@ from inbetween.api.schemas import (
     GenerationCreate,
     OpenAIErrorEnvelope,
 )
-from inbetween.errors import InbetweenError, InvalidRequest, TooManyRequests
+from inbetween.errors import (
+    InbetweenError,
+    InfrastructureError,
+    InvalidRequest,
+    TooManyRequests,
+)
 from inbetween.log import event
 
 __all__ = ["ERROR_RESPONSES", "OPENAI_ERROR_RESPONSES", "error_body", "error_response",
            "install_error_handlers", "is_openai_path"]
 
 log = logging.getLogger("inbetween.api")
+INFRASTRUCTURE_RETRY_AFTER = 5
+"""Retry-After (seconds) of a 503: the job store or the broker cannot be reached."""
 
 _KNOWN_FIELDS = list(GenerationCreate.model_fields)
 
@@ -100,6 +107,8 @@ def _from_inbetween(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
     if isinstance(exc, TooManyRequests) and exc.retry_after is not None:
         headers = {"Retry-After": str(math.ceil(exc.retry_after))}
+    if isinstance(exc, InfrastructureError):  # the store or broker is down: try again soon
+        headers = {"Retry-After": str(INFRASTRUCTURE_RETRY_AFTER)}
     return error_response(exc.status_code, exc.name, exc.message, headers=headers,
                           openai=openai)
 

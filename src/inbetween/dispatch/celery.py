@@ -43,6 +43,10 @@ def make_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        # a submission never waits long for a broker that is down (the reaper re-sends)
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0,
+                                   "interval_step": 0.5, "interval_max": 1},
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
     )
@@ -74,8 +78,16 @@ class CeleryDispatcher:
         self.settings, self.store = settings, store
 
     def notify(self, generation_id: str | None = None) -> None:
-        if generation_id is not None:
+        """Send the job to the workers; a broker that does not answer is logged, not raised:
+        the job is safe in the store and the reaper sends it again later
+        (INBETWEEN_REQUEUE_AFTER_SECONDS)."""
+        if generation_id is None:
+            return
+        try:
             self.app.send_task(TASK, args=[generation_id], queue=self._queue(generation_id))
+        except Exception as e:
+            event(log, "dispatch.deferred", level=logging.WARNING, job=generation_id,
+                  error=f"{type(e).__name__}: {e}"[:300])
 
     def _queue(self, generation_id: str) -> str:
         from inbetween.engines.registry import route

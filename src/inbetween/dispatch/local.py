@@ -80,7 +80,8 @@ class LocalPool:
 
 
 class Reaper:
-    """Every ``interval`` seconds, requeue generating jobs whose lease has expired, end jobs
+    """Every ``interval`` seconds, requeue generating jobs whose lease has expired, send again
+    jobs queued longer than ``requeue_after`` (their broker message may be lost), end jobs
     past their Cancel-After deadline (queued ones at once, generating ones ``deadline_grace``
     seconds later if their worker has not stopped them itself), and run ``cleanup``, e.g. the
     retention policy."""
@@ -89,10 +90,11 @@ class Reaper:
                  on_requeue: Callable[[str], None], clock: Callable[[], float] = time.time,
                  cleanup: Callable[[], int] | None = None,
                  on_expired: Callable[[Generation], object] | None = None,
-                 deadline_grace: float = 30.0) -> None:
+                 deadline_grace: float = 30.0, requeue_after: float | None = None) -> None:
         self.store, self.interval, self.max_attempts = store, interval, max_attempts
         self.on_requeue, self.clock, self.cleanup = on_requeue, clock, cleanup
         self.on_expired, self.deadline_grace = on_expired, deadline_grace
+        self.requeue_after = requeue_after
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reaper", daemon=True)
 
@@ -106,6 +108,11 @@ class Reaper:
             self.on_requeue(job_id)
         for job_id in result.failed:
             event(log, "job.failed", level=logging.ERROR, job=job_id, error="WorkerLost")
+        if self.requeue_after is not None:  # messages a restarted broker may have lost
+            for job_id in self.store.redispatch(self.clock(), self.requeue_after):
+                event(log, "job.redispatched", level=logging.WARNING, job=job_id,
+                      reason=f"queued over {self.requeue_after:g} s without a worker")
+                self.on_requeue(job_id)
         for job in self.store.expire(self.clock(), self.deadline_grace):
             event(log, "job.failed", level=logging.WARNING, job=job.id, error="DeadlineExceeded")
             if self.on_expired is not None:  # e.g. cancel its upstream job

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
@@ -29,7 +30,14 @@ class LocalArtifacts:
         try:
             os.replace(source, self._path(key))
         except OSError as e:
+            if e.errno == errno.ENOSPC:
+                raise  # the caller says the disk is full (StorageFull), not "retry"
             raise InfrastructureError(f"could not store the video: {e}") from e
+
+    def ping(self) -> None:
+        """Raise InfrastructureError when the folder cannot be written."""
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise InfrastructureError(f"the videos folder {self.root} cannot be written")
 
     def local_path(self, key: str) -> Path | None:
         path = self._path(key)

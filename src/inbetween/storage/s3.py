@@ -33,8 +33,40 @@ class S3Artifacts:
         self.bucket, self.prefix = parts.netloc, parts.path.strip("/")
         self.presign_seconds = presign_seconds
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
-        self.client: Any = boto3.client("s3", endpoint_url=endpoint_url,
-                                        config=Config(signature_version="s3v4"))
+        # few, short retries here: the worker retries a failed store with its own backoff
+        self.client: Any = boto3.client("s3", endpoint_url=endpoint_url, config=Config(
+            signature_version="s3v4", retries={"max_attempts": 2, "mode": "standard"},
+            connect_timeout=5, read_timeout=60))
+
+    def ping(self) -> None:
+        """Raise ConfigurationError (one line: what and how to fix it) when the bucket does
+        not exist, these credentials may not use it, or the endpoint does not answer."""
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        from inbetween.errors import ConfigurationError
+
+        where = f"INBETWEEN_STORAGE_URL s3://{self.bucket}"
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except NoCredentialsError as e:
+            raise ConfigurationError(
+                f"{where}: no AWS credentials were found; set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (or a profile or role)") from e
+        except ClientError as e:
+            code = str(e.response.get("Error", {}).get("Code", ""))
+            if code in ("404", "NoSuchBucket", "NotFound"):
+                raise ConfigurationError(
+                    f"{where}: the bucket {self.bucket!r} does not exist; create it or fix the "
+                    "URL") from e
+            if code in ("403", "AccessDenied", "Forbidden"):
+                raise ConfigurationError(
+                    f"{where}: access to the bucket {self.bucket!r} is denied; check the AWS "
+                    "credentials and the bucket's policy") from e
+            raise ConfigurationError(f"{where}: S3 answered {code}: {e}") from e
+        except BotoCoreError as e:
+            raise ConfigurationError(
+                f"{where}: cannot reach S3 ({e}); check INBETWEEN_S3_ENDPOINT_URL and the "
+                "network") from e
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -81,7 +113,12 @@ class S3Artifacts:
         return data
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except (BotoCoreError, ClientError) as e:
+            raise InfrastructureError(f"could not delete {key} from S3: {e}") from e
 
 
 def _content_type(key: str) -> str:

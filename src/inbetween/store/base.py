@@ -106,6 +106,12 @@ class JobStore(Protocol):
         ``grace`` seconds ago (its worker stops at its own deadline; this catches one that
         died or hangs); the generations as they were."""
 
+    def redispatch(self, now: float, older_than: float, limit: int = 100) -> list[str]:
+        """Queued generations last sent to the workers (or created) more than
+        ``older_than`` seconds ago, marked as sent now: the reaper sends them again (a
+        broker that restarted may have lost their messages; a claim is conditional, so a
+        duplicate does nothing)."""
+
     def counters(self) -> list[tuple[str, str, float]]:
         """Every metric counter row: (name, labels as sorted JSON, value); see
         ``inbetween.metrics``. Rows only grow: deleting a generation lowers nothing."""

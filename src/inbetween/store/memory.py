@@ -41,6 +41,7 @@ class MemoryStore:
         self.outbox = outbox or Outbox()
         self._lock = threading.Lock()
         self._deliveries: dict[str, Delivery] = {}
+        self._dispatched: dict[str, float] = {}
         self._secrets: dict[str, WebhookSecret] = {}
         self._jobs: dict[str, Generation] = {}
         self._inputs: dict[str, tuple[ImageInput, ImageInput]] = {}
@@ -240,6 +241,15 @@ class MemoryStore:
                         Status.ERROR, error_name="DeadlineExceeded"), now))
                     self._send(self.outbox.ended(self._jobs[job.id], now))
         return ended
+
+    def redispatch(self, now: float, older_than: float, limit: int = 100) -> list[str]:
+        with self._lock:
+            stale = sorted((g for g in self._jobs.values() if g.status is Status.QUEUED
+                            and self._dispatched.get(g.id, g.created_at) < now - older_than),
+                           key=lambda g: g.created_at)[:limit]
+            for g in stale:
+                self._dispatched[g.id] = now
+            return [g.id for g in stale]
 
     def counters(self) -> list[tuple[str, str, float]]:
         with self._lock:

@@ -84,6 +84,7 @@ generations = Table(
     Column("webhook_events", String(100), nullable=False, server_default=""),  # a,b,…
     Column("base_url", Text, nullable=True),  # the submitting request's, for webhook bodies
     Column("reserved_usd", Float, nullable=False, server_default="0"),  # worst-case cost
+    Column("dispatched_at", Float, nullable=True),  # last sent to the workers (or created)
     Index("ix_generations_status_created", "status", "created_at", "id"),
     Index("ix_generations_key_created", "key_id", "created_at", "id"),
     Index("ix_generations_key", "key_id"),

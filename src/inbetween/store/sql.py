@@ -73,6 +73,8 @@ _L = generation_logs.c
 _U = uploads.c
 _D = webhook_deliveries.c
 _UNFINISHED = (Status.QUEUED.value, Status.GENERATING.value)
+STORE_TIMEOUT = 10
+"""Seconds a store operation may wait for a lock or a connection."""
 
 
 def make_engine(url: str) -> Engine:
@@ -80,13 +82,19 @@ def make_engine(url: str) -> Engine:
 
     SQLite gets WAL, a busy timeout, foreign keys, and ``BEGIN IMMEDIATE`` transactions: a
     deferred transaction that reads and then writes fails at once (SQLITE_BUSY_SNAPSHOT)
-    when another process wrote in between, instead of waiting its turn.
+    when another process wrote in between, instead of waiting its turn. Waits are bounded
+    (``STORE_TIMEOUT``: a locked SQLite file, a PostgreSQL that does not answer), so a
+    request fails with 503 instead of hanging.
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": STORE_TIMEOUT,
+                                                  "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
+    if url.startswith("postgresql"):
+        return create_engine(url, pool_pre_ping=True, pool_timeout=STORE_TIMEOUT,
+                             connect_args={"connect_timeout": 5})
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -416,6 +424,17 @@ class SqlStore:
                         Status.ERROR, error_name="DeadlineExceeded"), now))
                     self._send(conn, self.outbox.ended(_from_row(dict(after._mapping)), now))
         return ended
+
+    def redispatch(self, now: float, older_than: float, limit: int = 100) -> list[str]:
+        sent = func.coalesce(_G.dispatched_at, _G.created_at)
+        stale = (_G.status == Status.QUEUED.value) & (sent < now - older_than)
+        with self._tx() as conn:
+            ids = conn.execute(select(_G.id).where(stale).order_by(_G.created_at).limit(limit)
+                               .with_for_update(skip_locked=True)).scalars().all()
+            if ids:
+                conn.execute(update(generations).where(_G.id.in_(ids), stale)
+                             .values(dispatched_at=now))
+        return list(ids)
 
     def counters(self) -> list[tuple[str, str, float]]:
         with self._tx() as conn:

@@ -1,0 +1,78 @@
+"""Misconfiguration greets an operator with one line naming the setting and the fix — exit
+status 2, no traceback (unless `--debug`): a database URL that does not parse or whose
+driver is missing, a database or broker that does not answer (after 10 s of retries), an S3
+bucket that does not exist or refuses these credentials, a data directory that cannot be
+written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.e2e.conftest import run_cli
+from tests.faults.conftest import S3
+from tests.helpers import free_port
+
+
+def _one_line(result: object, *needles: str) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)  # type: ignore[attr-defined]
+    text: str = result.stderr.strip()  # type: ignore[attr-defined]
+    assert len(text.splitlines()) == 1 and "Traceback" not in text, text
+    assert text.startswith("error: ")
+    for needle in needles:
+        assert needle in text, text
+    return text
+
+
+def test_database_urls_drivers_and_data_dirs(tmp_path: Path) -> None:
+    env = {"INBETWEEN_DATA_DIR": str(tmp_path / "d")}
+    _one_line(run_cli("keys", "list", env={**env, "INBETWEEN_DATABASE_URL": "nonsense"}),
+              "INBETWEEN_DATABASE_URL", "is not a database URL", "postgresql+psycopg://")
+    _one_line(run_cli("keys", "list", env={
+        **env, "INBETWEEN_DATABASE_URL": "postgresql+pg8000://u@127.0.0.1/db"}),
+        "INBETWEEN_DATABASE_URL", "driver", "pip install 'inbetween[postgres]'")
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    _one_line(run_cli("keys", "create", "--name", "x", "--data-dir", str(blocked / "sub")),
+              "INBETWEEN_DATA_DIR", "cannot be written", "--data-dir")
+    traced = run_cli("--debug", "keys", "list",
+                     env={**env, "INBETWEEN_DATABASE_URL": "nonsense"})
+    assert traced.returncode == 2 and "Traceback" in traced.stderr  # --debug shows it
+    assert traced.stderr.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_a_database_and_a_broker_that_do_not_answer(tmp_path: Path) -> None:
+    env = {"INBETWEEN_DATA_DIR": str(tmp_path / "d")}
+    closed = free_port()
+    text = _one_line(run_cli("keys", "list", env={
+        **env, "INBETWEEN_DATABASE_URL": f"postgresql+psycopg://u:hunter2@127.0.0.1:{closed}/db"}),
+        "cannot reach the database", "INBETWEEN_DATABASE_URL", "within 10 s")
+    assert "hunter2" not in text  # passwords are never printed
+    _one_line(run_cli("worker", env={**env, "INBETWEEN_BROKER_URL":
+                                     f"redis://127.0.0.1:{closed}/0"}),
+              "cannot reach the broker", "INBETWEEN_BROKER_URL", "within 10 s")
+
+
+def test_an_s3_bucket_that_is_missing_or_refused(tmp_path: Path, s3_server: S3) -> None:
+    env = {**s3_server.env, "INBETWEEN_DATA_DIR": str(tmp_path / "d"),
+           "INBETWEEN_PORT": str(free_port())}
+    _one_line(run_cli("serve", "--concurrency", "0", env=env),
+              "INBETWEEN_STORAGE_URL", "'videos' does not exist", "create it")
+    s3_server.client().create_bucket(Bucket="videos")
+
+
+def test_s3_refusals_name_the_fix() -> None:
+    """403 and missing credentials, as boto3 reports them (moto accepts any credentials, so
+    its answers are stubbed here)."""
+    import pytest
+    from botocore.stub import Stubber
+
+    from inbetween.errors import ConfigurationError
+    from inbetween.storage.s3 import S3Artifacts
+
+    store = S3Artifacts("s3://videos/v", endpoint_url="http://127.0.0.1:9")
+    with Stubber(store.client) as stub:
+        stub.add_client_error("head_bucket", service_error_code="403", http_status_code=403)
+        with pytest.raises(ConfigurationError) as denied:
+            store.ping()
+    assert "access to the bucket 'videos' is denied" in denied.value.message
+    assert "credentials" in denied.value.message
