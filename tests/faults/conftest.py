@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,18 +19,25 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import key, server
 from tests.helpers import free_port, wait_for
 from tests.integration.conftest import make_api
 
-__all__ = ["make_api"]  # the in-process app fixture, shared with the integration tests
+# shared with the other suites: the in-process app, and a real `inbetween serve` with a key
+__all__ = ["key", "make_api", "server"]
+
+
+def _absent(binary: str) -> None:
+    if os.environ.get("INBETWEEN_REQUIRE_SERVICES"):
+        raise AssertionError(f"{binary} is not installed, and CI needs it")
+    pytest.skip(f"{binary} is not installed")
 
 
 def _need(binary: str) -> str:
     found = shutil.which(binary)
     if found is None:
-        if os.environ.get("INBETWEEN_REQUIRE_SERVICES"):
-            raise AssertionError(f"{binary} is not installed, and CI needs it")
-        pytest.skip(f"{binary} is not installed")
+        _absent(binary)
+    assert found is not None
     return found
 
 
@@ -81,6 +89,60 @@ def redis_server() -> Iterator[Redis]:
 
 
 @dataclass
+class RabbitMQ:
+    folder: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def start(self) -> None:
+        """A fresh node (its database folder emptied): a restart after a kill holds
+        nothing."""
+        shutil.rmtree(self.folder / "mnesia", ignore_errors=True)
+        binary = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+        if not Path(binary).exists():
+            _absent(binary)
+        env = {**os.environ, "RABBITMQ_NODENAME": f"inbetween-{self.port}@localhost",
+               "RABBITMQ_NODE_PORT": str(self.port), "RABBITMQ_DIST_PORT": str(free_port()),
+               "RABBITMQ_MNESIA_BASE": str(self.folder / "mnesia"),
+               "RABBITMQ_LOG_BASE": str(self.folder / "log"),
+               "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.folder / "plugins"),
+               "RABBITMQ_CONFIG_FILE": str(self.folder / "none")}
+        with (self.folder / "out.log").open("ab") as out:
+            self.process = subprocess.Popen([binary], env=env, stdout=out,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(self._up, 60, "rabbitmq to accept connections")
+
+    def _up(self) -> bool:
+        from kombu import Connection  # type: ignore[attr-defined]
+
+        try:
+            with Connection(self.url, connect_timeout=1) as c:  # type: ignore[no-untyped-call]
+                c.ensure_connection(max_retries=1)
+            return True
+        except Exception:
+            return False
+
+    def kill(self) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+            self.process = None
+
+
+@pytest.fixture
+def rabbitmq_server(tmp_path: Path) -> Iterator[RabbitMQ]:
+    server = RabbitMQ(tmp_path / "rabbitmq", free_port())
+    server.folder.mkdir()
+    server.start()
+    yield server
+    server.kill()
+
+
+@dataclass
 class Postgres:
     folder: Path
     port: int
@@ -114,14 +176,19 @@ class Postgres:
 
 
 @pytest.fixture
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+def postgres_server() -> Iterator[Postgres]:
     _need("initdb")
-    folder = Path(tmp_path_factory.mktemp("pg")) / "cluster"
-    server = Postgres(folder, free_port())
-    server.init()
-    server.start()
-    yield server
-    server.stop()
+    # not under pytest's tmp_path: as root, those folders are closed to the postgres user
+    top = Path(tempfile.mkdtemp(prefix="inbetween-pg-"))
+    top.chmod(0o755)
+    server = Postgres(top / "cluster", free_port())
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(top, ignore_errors=True)
 
 
 @dataclass
