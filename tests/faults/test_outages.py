@@ -24,6 +24,7 @@ from tests.conftest import encode
 from tests.e2e.conftest import Server, run_cli
 from tests.faults.conftest import Postgres, RabbitMQ, Redis, settle
 from tests.helpers import wait_for
+from tests.receiver import Receiver, receiver
 
 
 def _body(photos: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -84,6 +85,12 @@ class Calls:
 
 def _videos(data_dir: Path) -> list[str]:
     return sorted(p.name for p in (data_dir / "files").glob("*.mp4"))
+
+
+@pytest.fixture
+def hook() -> Iterator[Receiver]:
+    with receiver() as found:
+        yield found
 
 
 @pytest.fixture
@@ -165,8 +172,13 @@ def test_the_broker_is_killed_and_restarted_empty(
     started: list[subprocess.Popen[bytes]], tmp_path: Path, request: pytest.FixtureRequest,
 ) -> None:
     broker_server: Redis | RabbitMQ = request.getfixturevalue(f"{broker}_server")
+    hook = request.getfixturevalue("hook")
     env = {"INBETWEEN_BROKER_URL": broker_server.url, "INBETWEEN_LEASE_SECONDS": "3",
-           "INBETWEEN_REQUEUE_AFTER_SECONDS": "3", "INBETWEEN_DATA_DIR": str(server.data_dir)}
+           "INBETWEEN_REQUEUE_AFTER_SECONDS": "3", "INBETWEEN_DATA_DIR": str(server.data_dir),
+           "INBETWEEN_KEYFRAME_CREDITS_PER_SECOND": "1", "INBETWEEN_FETCH_ALLOW": "127.0.0.0/8",
+           "INBETWEEN_WEBHOOK_POLL_SECONDS": "0.1"}
+    body = {**_body(photos), "webhook_url": hook.url,
+            "webhook_events": ["started", "completed", "error"]}
     created = run_cli("keys", "create", "--name", "f", env=env)
     assert created.returncode == 0, created.stderr
     calls = Calls(server, created.stdout.strip().splitlines()[-1])
@@ -176,11 +188,11 @@ def test_the_broker_is_killed_and_restarted_empty(
             env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True))
     server.start(concurrency=0, **env)
-    ids = [calls.submit(_body(photos)).json()["id"] for _ in range(3)]
+    ids = [calls.submit(body).json()["id"] for _ in range(3)]
     wait_for(lambda: calls.get(ids[0]).json()["status"] == "generating", 60,
              "a worker to take a job")
     broker_server.kill()  # queued messages are gone with it
-    during = [calls.submit(_body(photos)) for _ in range(2)]  # accepted, stored, not lost
+    during = [calls.submit(body) for _ in range(2)]  # accepted, stored, not lost
     assert [a.status_code for a in during] == [200, 200]
     ids += [a.json()["id"] for a in during]
     health = calls.health()
@@ -191,4 +203,13 @@ def test_the_broker_is_killed_and_restarted_empty(
     assert [b["status"] for b in bodies] == ["completed"] * 5, bodies
     tokens = sorted(b["video"]["url"].rsplit("/", 1)[1] for b in bodies)
     assert _videos(server.data_dir) == tokens
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    usage = httpx.get(f"{server.url}/v2/usage", params={"from": today, "to": today},
+                      headers=calls.headers, timeout=10).json()["total"]
+    assert (usage["generations"], usage["cost_usd"]) == (5, 20.0)  # one charge each
+    wait_for(lambda: len(hook.hits) >= 10, 60, "the webhooks")
+    sent = {(h.json["data"]["id"], h.json["type"]) for h in hook.hits}
+    assert sent == {(i, t) for i in ids for t in ("generation.started",
+                                                  "generation.completed")}
+    assert len({h.id for h in hook.hits}) == 10  # one message each, whatever the re-runs
     calls.check_no_other_5xx()
