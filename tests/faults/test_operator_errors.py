@@ -6,6 +6,7 @@ written."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from tests.e2e.conftest import run_cli
@@ -53,11 +54,11 @@ def test_a_database_and_a_broker_that_do_not_answer(tmp_path: Path) -> None:
 
 
 def test_an_s3_bucket_that_is_missing_or_refused(tmp_path: Path, s3_server: S3) -> None:
-    env = {**s3_server.env, "INBETWEEN_DATA_DIR": str(tmp_path / "d"),
-           "INBETWEEN_PORT": str(free_port())}
-    _one_line(run_cli("serve", "--concurrency", "0", env=env),
-              "INBETWEEN_STORAGE_URL", "'videos' does not exist", "create it")
-    s3_server.client().create_bucket(Bucket="videos")
+    bucket = f"missing-{uuid.uuid4().hex[:8]}"  # moto keeps other tests' buckets
+    env = {**s3_server.env, "INBETWEEN_STORAGE_URL": f"s3://{bucket}/v",
+           "INBETWEEN_DATA_DIR": str(tmp_path / "d"), "INBETWEEN_PORT": str(free_port())}
+    _one_line(run_cli("serve", "--concurrency", "0", env=env, timeout=60),
+              "INBETWEEN_STORAGE_URL", f"'{bucket}' does not exist", "create it")
 
 
 def test_s3_refusals_name_the_fix() -> None:
