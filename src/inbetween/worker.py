@@ -229,13 +229,26 @@ class Worker:
         # the result is written when the store answers again; if the reaper put the job
         # back meanwhile, the finish is refused and the job runs again: never both
         if not self._through_outage(lambda: self.store.finish(job.id, self.worker_id, outcome,
-                                                              self.clock())):
+                                                              self.clock())) \
+                and not self._finished_as(job.id, outcome):
             event(log, "job.lease_lost", level=logging.WARNING, job=job.id)
             if outcome.video_token:
                 delete_video(self.artifacts, outcome.video_token)
             return
         event(log, "job.finished", job=job.id, status=outcome.status.value,
               error=outcome.error_name)
+
+    def _finished_as(self, job_id: str, outcome: Outcome) -> bool:
+        """Whether the store already holds ``outcome`` for the job: a finish that committed
+        but whose answer was lost (the connection dropped) looks like a lost lease when it
+        is tried again."""
+        try:
+            stored = self.store.get(job_id)
+        except InfrastructureError:
+            return False
+        return (stored is not None and stored.status is outcome.status
+                and stored.video_token == outcome.video_token
+                and stored.error_name == outcome.error_name)
 
     def _through_outage(self, write: Callable[[], bool]) -> bool:
         """``write`` to the store, tried again every second while the store cannot be

@@ -65,6 +65,9 @@ def test_idempotency_and_json_bodies(api: Api, photos: dict[str, np.ndarray]) ->
                                   headers=headers), 409)
     _openai_error(api.client.post("/v1/videos", json={**body, "seconds": True},
                                   headers=api.auth), 400, "seconds")
+    for field, value in (("size", []), ("model", {"x": 1}), ("seed", "²")):
+        _openai_error(api.client.post("/v1/videos", json={**body, field: value},
+                                      headers=api.auth), 400, field)
     _openai_error(api.client.post("/v1/videos", json={**body, "input_reference": {
         "file_id": "x"}}, headers=api.auth), 400, "input_reference")
     _openai_error(api.client.post("/v1/videos", content=b"[1]", headers={

@@ -167,6 +167,7 @@ def test_bad_webhook_fields_answer_400_naming_the_field(
         ({"webhook_url": "http://127.0.0.1:9/hook"}, "webhook_url"),
         ({"webhook_url": "http://169.254.169.254/latest"}, "webhook_url"),
         ({"webhook_url": "http://10.1.2.3/hook"}, "webhook_url"),
+        ({"webhook_url": "http://a..b/hook"}, "webhook_url"),  # a name that cannot resolve
         ({"webhook_url": "https://example.com/h", "webhook_events": ["finished"]},
          "webhook_events"),
         ({"webhook_url": "https://example.com/h", "webhook_events": []}, "webhook_events"),

@@ -19,6 +19,7 @@ import time
 from pathlib import Path as FilePath
 from typing import Any, Literal
 
+import av
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, Field, ValidationError
@@ -236,7 +237,7 @@ def _to_v2(fields: dict[str, Any]) -> GenerationCreate:
         raise InvalidRequest(f"unknown field {unknown[0]!r}", field=unknown[0],
                              allowed=sorted(_FIELDS))
     model = fields.get("model", DEFAULT_MODEL)
-    if model not in ALLOWED_VALUES["model"]:
+    if not isinstance(model, str) or model not in ALLOWED_VALUES["model"]:
         raise InvalidRequest(f"model: {model!r} is not a model of this server; use one of "
                              + ", ".join(map(str, ALLOWED_VALUES["model"])), field="model",
                              allowed=ALLOWED_VALUES["model"])
@@ -245,7 +246,7 @@ def _to_v2(fields: dict[str, Any]) -> GenerationCreate:
         raise InvalidRequest(f"seconds: {seconds!r} is not allowed; use one of 4, 6, 8",
                              field="seconds", allowed=list(SECONDS))
     size = fields.get("size", "1280x720")
-    if size not in SIZES:
+    if not isinstance(size, str) or size not in SIZES:
         raise InvalidRequest(f"size: {size!r} is not allowed; use one of {', '.join(SIZES)}",
                              field="size", allowed=list(SIZES))
     resolution, aspect = SIZES[size]
@@ -294,7 +295,7 @@ def _boolean(value: Any, name: str) -> bool:
 def _integer(value: Any, name: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value.strip())
     raise InvalidRequest(f"{name}: {str(value)[:40]!r} is not a whole number", field=name)
 
@@ -414,5 +415,8 @@ def _ensure_sprite_sheet(svc: Services, token: str, name: str) -> None:
             video = FilePath(tmp) / "video.mp4"
             video.write_bytes(data)
         sheet = FilePath(tmp) / f"sheet-{time.monotonic_ns()}.jpg"
-        sprite_sheet(video, sheet)
+        try:
+            sprite_sheet(video, sheet)
+        except (ValueError, av.error.FFmpegError) as e:
+            raise NotFound(f"no sprite sheet can be made of this video: {e}") from e
         svc.artifacts.put(sheet, name)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from inbetween.api.auth import require_key
 from inbetween.api.errors import ERROR_RESPONSES
 from inbetween.api.state import Services, services
-from inbetween.errors import NotFound
+from inbetween.errors import Conflict, NotFound
 from inbetween.jobs.models import Delivery
 from inbetween.jobs.view import iso_time
 from inbetween.store.base import ApiKey
@@ -112,7 +112,7 @@ def list_deliveries(
 
 
 @router.post("/deliveries/{delivery_id}/retry", response_model=DeliveryOut,
-             responses={k: ERROR_RESPONSES[k] for k in (401, 404, 429)},
+             responses={k: ERROR_RESPONSES[k] for k in (401, 404, 409, 429)},
              summary="Send a delivery again now")
 def retry_delivery(
     delivery_id: str = Path(max_length=64, description="The delivery's id (webhook-id)."),
@@ -125,8 +125,13 @@ def retry_delivery(
     found = svc.store.get_delivery(delivery_id)
     if found is None or found.key_id != key.id:
         raise NotFound(f"no webhook delivery with id {delivery_id!r} for this API key")
-    again = svc.store.retry_delivery(delivery_id, time.time())
-    assert again is not None
+    now = time.time()
+    again = svc.store.retry_delivery(delivery_id, now)
+    if again is None:
+        raise NotFound(f"no webhook delivery with id {delivery_id!r} for this API key")
+    if again.claimed_until is not None and again.claimed_until >= now:
+        raise Conflict("an attempt of this delivery is being sent right now; list the "
+                       "deliveries to see how it ended, then retry if it failed")
     if svc.webhooks is not None:
         svc.webhooks.nudge()
     return _out(again)

@@ -152,20 +152,17 @@ def run_worker(settings: Settings, concurrency: int) -> None:
             event(log, "job.skipped", job=generation_id,
                   reason="not queued (running elsewhere, finished or deleted)")
 
-    # this process sends due webhook deliveries (its pool processes run the jobs)
     from celery.signals import worker_process_init
 
-    from inbetween.store import open_store
-    from inbetween.webhooks.sender import webhook_sender
-
-    store = open_store(settings)
-    sender = webhook_sender(settings, store)
-
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
-    def forget_parent_connections(**_kwargs: Any) -> None:
-        store.engine.dispose(close=False)  # a forked child must not touch them
+    def send_webhooks(**_kwargs: Any) -> None:
+        # each pool process also sends due webhook deliveries (claims keep every attempt to
+        # one sender); started after the fork, so no thread is ever forked
+        from inbetween.store import open_store
+        from inbetween.webhooks.sender import webhook_sender
 
-    sender.start()
+        webhook_sender(settings, open_store(settings)).start()
+
     app.worker_main(["worker", f"--concurrency={concurrency}", "--loglevel=INFO",
                      f"--queues={','.join(worker_queues(settings))}", "--without-gossip",
                      "--without-mingle",

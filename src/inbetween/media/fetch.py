@@ -181,7 +181,7 @@ def pinned(url: str, field: str, policy: FetchPolicy, purpose: str = "fetches im
         raise ImageFetchError(f"{field}: invalid port in {url!r}", field=field) from e
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as e:
+    except (OSError, UnicodeError, ValueError) as e:  # "a..b" is a UnicodeError
         raise ImageFetchError(f"{field}: cannot resolve {host}: {e}", field=field) from e
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     named = f"{host.lower()}:{port}" in policy.allow_hosts

@@ -220,6 +220,7 @@ class MemoryStore:
                     failed.append(job.id)
                 else:
                     self._jobs[job.id] = _requeued(job, now)
+                    self._dispatched[job.id] = now  # the reaper sends it now
                     requeued.append(job.id)
         return ReapResult(tuple(requeued), tuple(failed))
 

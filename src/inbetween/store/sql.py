@@ -176,7 +176,7 @@ class SqlStore:
         budget (the key's row is locked: concurrent submissions of one key queue here)."""
         key = conn.execute(select(api_keys.c.budget_usd, api_keys.c.budget_period)
                            .where(api_keys.c.id == generation.key_id)
-                           .with_for_update()).first()
+                           .with_for_update(key_share=True)).first()  # FOR NO KEY UPDATE
         if key is None or key.budget_usd is None:
             return
         period = key.budget_period or "month"
@@ -536,15 +536,19 @@ class SqlStore:
 
     def rotate_webhook_secret(self, key_id: str, fresh: str, now: float,
                               overlap: float) -> WebhookSecret:
-        current = self.webhook_secret(key_id, now, fresh)
-        if current.secret == fresh:  # made just now: nothing to rotate out
-            return current
-        with self._tx() as conn:
-            row = conn.execute(
-                update(webhook_secrets).where(webhook_secrets.c.key_id == key_id)
-                .values(secret=fresh, previous=webhook_secrets.c.secret,
-                        previous_until=now + overlap, created_at=now)
-                .returning(*webhook_secrets.c)).one()
+        with self._tx() as conn:  # one transaction: concurrent rotations queue up
+            found = conn.execute(select(webhook_secrets.c.key_id)
+                                 .where(webhook_secrets.c.key_id == key_id)
+                                 .with_for_update()).first()
+            if found is None:
+                conn.execute(insert(webhook_secrets).values(key_id=key_id, secret=fresh,
+                                                            created_at=now))
+            else:
+                conn.execute(update(webhook_secrets).where(webhook_secrets.c.key_id == key_id)
+                             .values(secret=fresh, previous=webhook_secrets.c.secret,
+                                     previous_until=now + overlap, created_at=now))
+            row = conn.execute(select(webhook_secrets)
+                               .where(webhook_secrets.c.key_id == key_id)).one()
         return WebhookSecret(**row._mapping)
 
     def set_budget(self, name: str, usd: float | None, period: str | None) -> int:
@@ -686,6 +690,7 @@ class SqlStore:
 
 def _requeue_values(now: float) -> dict[str, Any]:
     return {
+        "dispatched_at": now,  # the caller sends it to the workers now
         "status": Status.QUEUED.value,
         "stage": Stage.QUEUED.value,
         "progress": 0,

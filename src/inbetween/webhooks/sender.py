@@ -80,9 +80,12 @@ class WebhookSender:
         self._pool.shutdown(wait=True)
 
     def send_due(self) -> int:
-        """One pass: claim what is due and send it; how many attempts were made."""
-        hold = self.timeout * 2 + 30  # longer than an attempt can take
-        due = self.store.claim_deliveries(self.owner, self.clock(), hold, limit=_PARALLEL * 4)
+        """One pass: claim as many due deliveries as are sent at once, and send them; how
+        many attempts were made. Each claim outlasts its attempt (connect, send and answer
+        each within ``timeout``, plus the DNS lookup; all of a pass's attempts run at once),
+        so no other process sends the same attempt meanwhile."""
+        hold = self.timeout * 3 + 60
+        due = self.store.claim_deliveries(self.owner, self.clock(), hold, limit=_PARALLEL)
         list(self._pool.map(self._deliver, due))
         return len(due)
 
@@ -91,8 +94,9 @@ class WebhookSender:
             try:
                 while self.send_due() and not self._stop.is_set():
                     pass  # a full batch: there may be more due
-            except InfrastructureError as e:
-                event(log, "webhooks.store_error", level=logging.WARNING, error=str(e))
+            except Exception as e:  # the store is down, or a bug: never end the loop
+                event(log, "webhooks.pass_failed", level=logging.WARNING,
+                      error=f"{type(e).__name__}: {e}"[:300])
             self._wake.wait(self.poll)
             self._wake.clear()
 
@@ -102,6 +106,8 @@ class WebhookSender:
         except InfrastructureError as e:  # the claim expires; another pass sends it
             event(log, "webhooks.store_error", level=logging.WARNING, error=str(e))
             return
+        except Exception as e:  # e.g. a URL httpx cannot send: that attempt failed
+            attempt = Attempt("retry", error=f"{type(e).__name__}: {e}"[:500])
         number = delivery.attempts + 1
         result, next_at = attempt.result, None
         if result == "retry":
