@@ -425,6 +425,15 @@ def test_each_delivery_attempt_is_claimed_by_one_sender(store: MemoryStore | Sql
     retried = store.retry_delivery(one, 80.0)
     assert retried is not None and (retried.status, retried.next_attempt_at) == (
         "pending", 80.0)
+    assert store.record_attempt(one, "late", 81.0, result="delivered", status_code=200,
+                                error=None, next_attempt_at=None) is False  # not claimed
+    # the others are still held by their senders: only this one is claimed again
+    assert [d.id for d in store.claim_deliveries("late", 90.0, hold=5.0)] == [one]
+    store.record_attempt(one, "late", 91.0, result="delivered", status_code=200,
+                         error=None, next_attempt_at=None)
+    assert store.prune_deliveries(cutoff=92.0) == 1  # only what ended before the cutoff
+    assert store.get_delivery(one) is None
+    assert sum(store.get_delivery(d) is not None for d in taken) == 11  # pending ones stay
     rows = {(name, labels): value for name, labels, value in store.counters()}
     assert rows[("webhook_deliveries_total", '{"result": "retry"}')] == 1.0
     assert rows[("webhook_deliveries_total", '{"result": "failed"}')] == 1.0

@@ -75,8 +75,10 @@ def create_app(settings: Settings) -> FastAPI:
             now = time.time()
             count = delete_expired_uploads(store, artifacts,
                                            now - settings.upload_ttl_hours * 3600)
-            if settings.retention_days is not None:
-                count += delete_expired(store, artifacts, now - settings.retention_days * 86_400)
+            if settings.retention_days is not None:  # generations, and what was sent of them
+                cutoff = now - settings.retention_days * 86_400
+                count += delete_expired(store, artifacts, cutoff)
+                count += store.prune_deliveries(cutoff)
             return count
 
         providers = build_providers(settings)

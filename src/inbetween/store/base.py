@@ -145,6 +145,9 @@ class JobStore(Protocol):
         """Make a delivery pending and due now (unless an attempt is in flight); it as it is
         then, or None."""
 
+    def prune_deliveries(self, cutoff: float) -> int:
+        """Forget deliveries that ended (delivered or failed) before ``cutoff``; how many."""
+
     def webhook_secret(self, key_id: str, now: float, fresh: str) -> WebhookSecret:
         """The key's signing secret, made (``fresh``) on first use."""
 

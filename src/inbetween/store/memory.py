@@ -322,6 +322,14 @@ class MemoryStore:
                     claimed_until=None, updated_at=now)
             return d
 
+    def prune_deliveries(self, cutoff: float) -> int:
+        with self._lock:
+            old = [d.id for d in self._deliveries.values()
+                   if d.status != "pending" and d.updated_at < cutoff]
+            for delivery_id in old:
+                del self._deliveries[delivery_id]
+            return len(old)
+
     def webhook_secret(self, key_id: str, now: float, fresh: str) -> WebhookSecret:
         with self._lock:
             return self._secrets.setdefault(key_id, WebhookSecret(key_id, fresh, created_at=now))

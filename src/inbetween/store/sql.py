@@ -523,6 +523,12 @@ class SqlStore:
             row = conn.execute(select(webhook_deliveries).where(_D.id == delivery_id)).first()
         return None if row is None else Delivery(**row._mapping)
 
+    def prune_deliveries(self, cutoff: float) -> int:
+        with self._tx() as conn:
+            count = conn.execute(delete(webhook_deliveries).where(
+                _D.status != "pending", _D.updated_at < cutoff)).rowcount
+        return int(count)
+
     def webhook_secret(self, key_id: str, now: float, fresh: str) -> WebhookSecret:
         from sqlalchemy.dialects import postgresql, sqlite
 
