@@ -125,13 +125,19 @@ def serve(routes: dict[str, Route]) -> Iterator[Served]:
         def log_message(self, *args: object) -> None:
             return
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with running(Handler) as port:
+        yield Served(f"http://127.0.0.1:{port}", port, requests)
+
+
+@contextmanager
+def running(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
+    """``handler`` served on a free loopback port (yielded) from a thread, stopped after."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    port = int(server.server_address[1])
     try:
-        yield Served(f"http://127.0.0.1:{port}", port, requests)
+        yield int(server.server_address[1])
     finally:
         server.shutdown()
         server.server_close()

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.helpers import running
+
 
 @dataclass
 class Hit:
@@ -69,14 +71,6 @@ def receiver(script: list[int | float] | None = None) -> Iterator[Receiver]:
         def log_message(self, *args: object) -> None:
             return
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    try:
+    with running(Handler) as port:
+        state.url = f"http://127.0.0.1:{port}/hook"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

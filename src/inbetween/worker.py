@@ -185,9 +185,7 @@ class Worker:
         self.upstream = UpstreamRunner(settings, store, self.artifacts,
                                        build_providers(settings) if providers is None
                                        else providers, self.worker_id, clock)
-        self.fetch_policy = FetchPolicy.from_settings(
-            settings.fetch_allow, settings.fetch_max_mb, settings.fetch_connect_seconds,
-            settings.fetch_timeout_seconds)
+        self.fetch_policy = FetchPolicy.of(settings)
 
     def run_once(self, generation_id: str | None = None) -> bool:
         """Claim and run the oldest queued job (or ``generation_id`` if it is still queued:

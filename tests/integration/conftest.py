@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -11,6 +12,7 @@ from inbetween.api import create_app
 from inbetween.keys import create_key
 from inbetween.settings import Settings
 from inbetween.store import open_store
+from tests.conftest import data_url
 from tests.helpers import wait_for
 
 
@@ -19,6 +21,16 @@ def url_body(**overrides: object) -> dict[str, Any]:
     body: dict[str, Any] = {"model": "inbetween/keyframe", "prompt": "p",
                             "image_url": "https://example.com/a.jpg",
                             "last_image_url": "https://example.com/b.jpg"}
+    body.update(overrides)
+    return body
+
+
+def keyframe_body(photos: dict[str, np.ndarray], **overrides: object) -> dict[str, Any]:
+    """A valid POST body for a short, silent keyframe clip with Base64 images."""
+    body: dict[str, Any] = {"model": "inbetween/keyframe", "prompt": "a slow push in",
+                            "image_url": data_url(photos["astronaut"], "JPEG"),
+                            "last_image_url": data_url(photos["astronaut"]),
+                            "resolution": "720p", "duration": 4, "generate_audio": False}
     body.update(overrides)
     return body
 

@@ -22,18 +22,8 @@ from inbetween.settings import Settings
 from inbetween.store import open_store
 from inbetween.upstream.prices import worst_case_usd
 from inbetween.upstream.providers import build_providers
-from tests.conftest import data_url
 from tests.helpers import wait_for
-from tests.integration.conftest import Api
-
-
-def _body(photos: dict[str, np.ndarray], **overrides: object) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": "inbetween/keyframe", "prompt": "a slow push in",
-                            "image_url": data_url(photos["astronaut"], "JPEG"),
-                            "last_image_url": data_url(photos["astronaut"]),
-                            "resolution": "720p", "duration": 4, "generate_audio": False}
-    body.update(overrides)
-    return body
+from tests.integration.conftest import Api, keyframe_body
 
 
 def _capped(api: Api, usd: float, period: str = "month") -> str:
@@ -50,14 +40,14 @@ def test_worst_case_is_reserved_and_concurrent_submissions_never_overspend(
     api = make_api(keyframe_credits_per_second=0.5)  # $2 per 4 s clip; nothing runs
     key = _capped(api, 7.0, "day")
     with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda _: api.post(_body(photos), key=key), range(10)))
+        answers = list(pool.map(lambda _: api.post(keyframe_body(photos), key=key), range(10)))
     codes = sorted(a.status_code for a in answers)
     assert codes == [200] * 3 + [402] * 7, codes
     error = next(a for a in answers if a.status_code == 402).json()["error"]
     assert error["name"] == "BudgetExceeded"
     assert "daily budget is $7.00; $1.00 is left" in error["message"]
     assert "resets at" in error["message"] and "up to $2.00" in error["message"]
-    assert api.post(_body(photos)).status_code == 200  # another key has no budget
+    assert api.post(keyframe_body(photos)).status_code == 200  # another key has no budget
     assert "402" in api.client.get("/openapi.json").json()["paths"][
         "/v2/video/generations"]["post"]["responses"]
 
@@ -67,9 +57,9 @@ def test_errors_refund_and_deliveries_settle_at_the_charge(
 ) -> None:
     api = make_api(keyframe_credits_per_second=0.5)  # accepts; a second app runs them
     key = _capped(api, 4.0)
-    failed = api.post(_body(photos, image_url="http://127.0.0.1:9/x.png"), key=key).json()
-    assert api.post(_body(photos), key=key).status_code == 200  # $4 reserved now
-    assert api.post(_body(photos), key=key).status_code == 402
+    failed = api.post(keyframe_body(photos, image_url="http://127.0.0.1:9/x.png"), key=key).json()
+    assert api.post(keyframe_body(photos), key=key).status_code == 200  # $4 reserved now
+    assert api.post(keyframe_body(photos), key=key).status_code == 402
     make_api(concurrency=1, keyframe_credits_per_second=0.5)  # the same store, with a worker
 
     def all_done() -> list[dict[str, Any]] | None:
@@ -80,8 +70,8 @@ def test_errors_refund_and_deliveries_settle_at_the_charge(
     ended = {g["id"]: g["status"] for g in wait_for(all_done, 120, "both jobs to end")}
     assert sorted(ended.values()) == ["completed", "error"] and ended[failed["id"]] == "error"
     # $2 charged; the error cost nothing: $2 left for one more clip, not two
-    assert api.post(_body(photos), key=key).status_code == 200
-    assert api.post(_body(photos), key=key).status_code == 402
+    assert api.post(keyframe_body(photos), key=key).status_code == 200
+    assert api.post(keyframe_body(photos), key=key).status_code == 402
     today = datetime.datetime.now(datetime.UTC).date().isoformat()
     usage = api.client.get("/v2/usage", params={"from": today, "to": today},
                            headers={"Authorization": f"Bearer {key}"}).json()

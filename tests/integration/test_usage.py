@@ -11,17 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import data_url
-from tests.integration.conftest import Api
-
-
-def _body(photos: dict[str, np.ndarray], **overrides: object) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": "inbetween/keyframe", "prompt": "a slow push in",
-                            "image_url": data_url(photos["astronaut"], "JPEG"),
-                            "last_image_url": data_url(photos["astronaut"]),
-                            "resolution": "720p", "duration": 4, "generate_audio": False}
-    body.update(overrides)
-    return body
+from tests.integration.conftest import Api, keyframe_body
 
 
 def _usage(api: Api, first: str, last: str, key: str | None = None) -> Any:
@@ -33,9 +23,10 @@ def test_usage_counts_delivered_generations_only_and_survives_delete(
     make_api: Callable[..., Api], photos: dict[str, np.ndarray],
 ) -> None:
     api = make_api(concurrency=1, keyframe_credits_per_second=0.25)
-    done = [api.wait_finished(api.post(_body(photos, duration=d)).json()["id"]) for d in (4, 8)]
+    done = [api.wait_finished(api.post(keyframe_body(photos, duration=d)).json()["id"])
+            for d in (4, 8)]
     assert [d["status"] for d in done] == ["completed", "completed"]
-    failed = api.wait_finished(api.post(_body(
+    failed = api.wait_finished(api.post(keyframe_body(
         photos, image_url="http://127.0.0.1:9/a.png")).json()["id"])
     assert failed["status"] == "error"  # never charged
     today = datetime.datetime.now(datetime.UTC).date().isoformat()

@@ -35,12 +35,13 @@ from inbetween.jobs.service import cancel_upstream, delete_expired
 from inbetween.jobs.uploads import delete_expired_uploads
 from inbetween.log import event
 from inbetween.media.audio import preload
+from inbetween.media.fetch import FetchPolicy
 from inbetween.settings import Settings
 from inbetween.signing import UrlSigner
 from inbetween.storage import open_artifacts
 from inbetween.store import open_store
 from inbetween.upstream.providers import build_providers
-from inbetween.webhooks.sender import fetch_policy, webhook_sender
+from inbetween.webhooks.sender import webhook_sender
 from inbetween.worker import Worker
 
 __all__ = ["FEATURES", "create_app"]
@@ -92,7 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
         signer = UrlSigner.from_settings(settings) if settings.signed_urls else None
         collector = StoreCollector(store)  # job figures read from this app's store
         registry.register(collector)
-        policy = fetch_policy(settings)
+        policy = FetchPolicy.of(settings)
         sender = webhook_sender(settings, store, policy)
         app.state.services = Services(settings, store, artifacts, pool, dispatch,
                                       celery.ping if celery else None, limiter, signer,

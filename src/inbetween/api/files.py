@@ -12,9 +12,9 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from inbetween.api.errors import ERROR_RESPONSES
 from inbetween.api.state import Services, services
 from inbetween.errors import Forbidden, NotFound
-from inbetween.storage.base import CONTENT_TYPES
+from inbetween.storage.base import CONTENT_TYPES, ArtifactStore
 
-__all__ = ["router"]
+__all__ = ["artifact_response", "router"]
 
 router = APIRouter(tags=["files"])
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
@@ -64,14 +64,21 @@ def _serve(token: str, suffix: str, expires: int | None, signature: str | None,
                         "GET the generation again for a fresh URL")
     if not _TOKEN.match(token):
         raise NotFound("no such video")
-    elsewhere = svc.artifacts.redirect_url(f"{token}.{suffix}")
+    found = artifact_response(svc.artifacts, f"{token}.{suffix}", CONTENT_TYPES[suffix],
+                              {"Cache-Control": "public, max-age=31536000, immutable"})
+    if found is None:
+        raise NotFound("no such video")
+    return found
+
+
+def artifact_response(artifacts: ArtifactStore, key: str, media_type: str,
+                      headers: dict[str, str] | None = None) -> Response | None:
+    """The stored ``key``: a redirect to where its store serves it (S3), or the local file
+    (Range supported); None when it is not there."""
+    elsewhere = artifacts.redirect_url(key)
     if elsewhere is not None:
         return RedirectResponse(elsewhere, status_code=302)
-    path = svc.artifacts.local_path(f"{token}.{suffix}")
+    path = artifacts.local_path(key)
     if path is None:
-        raise NotFound("no such video")
-    return FileResponse(
-        path,
-        media_type=CONTENT_TYPES[suffix],
-        headers={"Cache-Control": "public, max-age=31536000, immutable"},
-    )
+        return None
+    return FileResponse(path, media_type=media_type, headers=headers)

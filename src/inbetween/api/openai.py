@@ -21,13 +21,14 @@ from typing import Any, Literal
 
 import av
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from inbetween.api.auth import require_key
 from inbetween.api.errors import OPENAI_ERROR_RESPONSES, describe_validation_error
+from inbetween.api.files import artifact_response
 from inbetween.api.generations import cancel_after_seconds, submit_body
 from inbetween.api.schemas import ALLOWED_VALUES, GenerationCreate
 from inbetween.api.state import Services, services
@@ -390,21 +391,18 @@ def download_content(
                        f"{_STATUS[generation.status]}; retrieve it until it is completed")
     name = {"video": f"{token}.mp4", "thumbnail": f"{token}.jpg",
             "spritesheet": f"{token}-sprite.jpg"}[variant]
-    if variant == "spritesheet":
-        _ensure_sprite_sheet(svc, token, name)
-    elsewhere = svc.artifacts.redirect_url(name)
-    if elsewhere is not None:
-        return RedirectResponse(elsewhere, status_code=302)
-    path = svc.artifacts.local_path(name)
-    if path is None:
+    media_type = CONTENT_TYPES["mp4" if variant == "video" else "jpg"]
+    found = artifact_response(svc.artifacts, name, media_type)
+    if found is None and variant == "spritesheet":  # made the first time it is asked for
+        _make_sprite_sheet(svc, token, name)
+        found = artifact_response(svc.artifacts, name, media_type)
+    if found is None:
         raise NotFound(f"video {generation.id}'s {variant} is gone")
-    return FileResponse(path, media_type=CONTENT_TYPES["mp4" if variant == "video" else "jpg"])
+    return found
 
 
-def _ensure_sprite_sheet(svc: Services, token: str, name: str) -> None:
-    """Make the sprite sheet from the stored MP4 the first time it is asked for."""
-    if svc.artifacts.local_path(name) is not None or svc.artifacts.read(name) is not None:
-        return
+def _make_sprite_sheet(svc: Services, token: str, name: str) -> None:
+    """Make the sprite sheet from the stored MP4 and keep it beside the video."""
     svc.settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=svc.settings.tmp_dir) as tmp:
         video = svc.artifacts.local_path(f"{token}.mp4")

@@ -30,6 +30,8 @@ from inbetween.errors import ImageFetchError
 if TYPE_CHECKING:
     import httpx
 
+    from inbetween.settings import Settings
+
 __all__ = ["FetchPolicy", "fetch_bytes", "fetch_to_file", "is_public", "pinned"]
 
 _MAX_REDIRECTS = 3
@@ -49,6 +51,13 @@ class FetchPolicy:
     total_timeout: float = 30.0
     anywhere: bool = False  # the CLI fetches for the person running it
     limit_name: str = "INBETWEEN_FETCH_MAX_MB"
+
+    @classmethod
+    def of(cls, settings: Settings) -> FetchPolicy:
+        """The policy of INBETWEEN_FETCH_ALLOW / _FETCH_MAX_MB / _FETCH_*_SECONDS, which
+        image URLs and webhook URLs pass."""
+        return cls.from_settings(settings.fetch_allow, settings.fetch_max_mb,
+                                 settings.fetch_connect_seconds, settings.fetch_timeout_seconds)
 
     @classmethod
     def from_settings(cls, allow: str, max_mb: float, connect_timeout: float,

@@ -447,11 +447,15 @@ class SqlStore:
             return int(conn.execute(select(func.count()).select_from(generations).where(
                 _G.status == Status.QUEUED.value)).scalar() or 0)
 
-    def _bump(self, conn: Connection, increments: list[metrics.Increment]) -> None:
-        """Add to counter rows (an upsert: SQLite and PostgreSQL share the syntax)."""
+    def _upsert(self) -> Any:
+        """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL share the syntax)."""
         from sqlalchemy.dialects import postgresql, sqlite
 
-        upsert: Any = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        return postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+
+    def _bump(self, conn: Connection, increments: list[metrics.Increment]) -> None:
+        """Add to counter rows (an upsert: SQLite and PostgreSQL share the syntax)."""
+        upsert = self._upsert()
         totals: dict[tuple[str, str], float] = {}
         for name, labels, amount in increments:
             totals[(name, labels)] = totals.get((name, labels), 0.0) + amount
@@ -530,9 +534,7 @@ class SqlStore:
         return int(count)
 
     def webhook_secret(self, key_id: str, now: float, fresh: str) -> WebhookSecret:
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        upsert: Any = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        upsert = self._upsert()
         with self._tx() as conn:
             conn.execute(upsert(webhook_secrets).values(
                 key_id=key_id, secret=fresh, created_at=now).on_conflict_do_nothing())

@@ -34,7 +34,7 @@ from inbetween.settings import Settings
 from inbetween.store.base import JobStore
 from inbetween.webhooks.signing import new_secret, signature_header
 
-__all__ = ["Attempt", "WebhookSender", "fetch_policy", "webhook_sender"]
+__all__ = ["Attempt", "WebhookSender", "webhook_sender"]
 
 log = logging.getLogger("inbetween.webhooks")
 
@@ -159,17 +159,10 @@ class WebhookSender:
         return Attempt("retry", code, f"HTTP {code}")
 
 
-def fetch_policy(settings: Settings) -> FetchPolicy:
-    """The outbound policy (INBETWEEN_FETCH_ALLOW) that image URLs and webhook URLs pass."""
-    return FetchPolicy.from_settings(settings.fetch_allow, settings.fetch_max_mb,
-                                     settings.fetch_connect_seconds,
-                                     settings.fetch_timeout_seconds)
-
-
 def webhook_sender(settings: Settings, store: JobStore,
                    policy: FetchPolicy | None = None) -> WebhookSender:
     """This process's sender, configured by the INBETWEEN_WEBHOOK_* settings."""
-    return WebhookSender(store, policy or fetch_policy(settings), settings.webhook_schedule,
+    return WebhookSender(store, policy or FetchPolicy.of(settings), settings.webhook_schedule,
                          timeout=settings.webhook_timeout_seconds,
                          poll=settings.webhook_poll_seconds,
                          overlap=settings.webhook_secret_overlap_hours * 3600)
