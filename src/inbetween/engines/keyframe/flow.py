@@ -264,19 +264,27 @@ class Synthesiser(KeyframePair):
         self._luma = [np.empty((height, width), np.uint8) for _ in range(2)]
         self._chroma = [np.empty((*half, 4), np.uint8) for _ in range(2)]
         self._weight = [np.empty(half, np.float32) for _ in range(2)]
-        self._full_weight = [np.empty((height, width), np.float32) for _ in range(2)]
         self._blended = np.empty((*half, 4), np.uint8)
+        # the corners of the chroma grid, homogeneous: where they land bounds the grid
+        # points a frame samples
+        self._corners = np.array([[0, 0, 1], [width // 2 - 1, 0, 1], [0, height // 2 - 1, 1],
+                                  [width // 2 - 1, height // 2 - 1, 1]], np.float64).T
 
     def between(self, t: float, bump: np.ndarray | None) -> np.ndarray:
         m = self.motion
         width, height = m.size
-        # where each grid point sits in both keyframes at t (see ``Motion``)
-        constant, linear, square = m.path
-        cv2.scaleAdd(linear, t, constant, dst=self._positions)
-        cv2.scaleAdd(square, t * t, self._positions, dst=self._positions)
-        # where each chroma site of the frame sits in both keyframes, in full-size pixels
+        # the grid points the frame's chroma sites fall between (their bounding box, with
+        # the neighbour bilinear sampling reads): only there is the path evaluated
         sites = np.vstack([m.view_to_grid(t, bump), [0, 0, 1]]) @ _CHROMA_SITES
-        cv2.warpAffine(self._positions, sites[:2], (width // 2, height // 2), dst=self._both,
+        x0, y0, x1, y1 = _bounds(sites[:2] @ self._corners, self._positions.shape)
+        # where each of those grid points sits in both keyframes at t (see ``Motion``)
+        constant, linear, square = (c[y0:y1, x0:x1] for c in m.path)
+        positions = self._positions[y0:y1, x0:x1]
+        cv2.scaleAdd(linear, t, constant, dst=positions)
+        cv2.scaleAdd(square, t * t, positions, dst=positions)
+        # where each chroma site of the frame sits in both keyframes, in full-size pixels
+        sites[:2, 2] -= (x0, y0)
+        cv2.warpAffine(positions, sites[:2], (width // 2, height // 2), dst=self._both,
                        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                        borderMode=cv2.BORDER_REPLICATE)
         cv2.mixChannels([self._both], self._coarse, [0, 0, 1, 1, 2, 2, 3, 3])
@@ -284,8 +292,13 @@ class Synthesiser(KeyframePair):
             self._warp(k, time_weight)
         frame = np.empty((height * 3 // 2, width), np.uint8)
         y, u, v = planes(frame)
-        cv2.blendLinear(self._luma[0], self._luma[1], self._full_weight[0],
-                        self._full_weight[1], dst=y)
+        # luma: each 2×2 block takes the weights of the chroma site at its centre; the even
+        # and the odd rows of a plane, seen as half-width two-channel images, are blended
+        # with the half-size weights as they are
+        for row in (0, 1):
+            luma0, luma1, out = (p[row::2].reshape(height // 2, width // 2, 2)
+                                 for p in (*self._luma, y))
+            cv2.blendLinear(luma0, luma1, self._weight[0], self._weight[1], dst=out)
         cv2.blendLinear(self._chroma[0], self._chroma[1], self._weight[0], self._weight[1],
                         dst=self._blended)
         cv2.mixChannels([self._blended], [u, v], [0, 0, 1, 1])
@@ -305,8 +318,18 @@ class Synthesiser(KeyframePair):
                   borderMode=cv2.BORDER_REPLICATE)
         cv2.multiply(cv2.extractChannel(self._chroma[k], 2), time_weight / 255.0,
                      dst=self._weight[k], dtype=cv2.CV_32F)
-        cv2.resize(self._weight[k], size, dst=self._full_weight[k],
-                   interpolation=cv2.INTER_LINEAR)
+
+
+def _bounds(points: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the rows and columns of a grid of ``shape`` that bilinear sampling
+    at ``points`` (2×N) reads, clamped to the grid (replicating its border, as the warp does,
+    needs nothing beyond it)."""
+    rows, cols = shape[:2]
+    x0 = min(max(int(np.floor(points[0].min())) - 1, 0), cols - 1)
+    y0 = min(max(int(np.floor(points[1].min())) - 1, 0), rows - 1)
+    x1 = max(min(int(np.ceil(points[0].max())) + 2, cols), x0 + 1)
+    y1 = max(min(int(np.ceil(points[1].max())) + 2, rows), y0 + 1)
+    return x0, y0, x1, y1
 
 
 def _smoothstep(x: float) -> float:
