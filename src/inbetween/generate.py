@@ -26,6 +26,7 @@ from inbetween.jobs.models import (
 )
 from inbetween.media.fetch import FetchPolicy
 from inbetween.media.images import parse_image_field
+from inbetween.parallel import both
 from inbetween.pipeline import load_image, render_to_file
 from inbetween.settings import Settings
 
@@ -80,8 +81,8 @@ def run_local(job: LocalJob, settings: Settings,
     report = on_progress or (lambda _stage, _pct: None)
     # 2. load both images
     report(Stage.FETCHING.value, 1)
-    first = _load(job.first, "--first", settings)
-    last = _load(job.last, "--last", settings)
+    first, last = both(lambda option: _load(*option, settings),  # decoded at once
+                       (job.first, "--first"), (job.last, "--last"))
     # 3. render into a temporary file beside the output, then move it into place
     width, height = request.size
     seed = job.seed if job.seed is not None else random.SystemRandom().randint(0, MAX_SEED)

@@ -127,7 +127,7 @@ def test_generate_carries_a_moving_object_along_its_path(tmp_path: Path) -> None
 
 def test_silent_generate_loads_neither_the_sound_stack_nor_the_server(tmp_path: Path) -> None:
     """`inbetween generate --no-audio` imports only what it uses (start-up is part of its
-    time): no sound synthesis, no web framework, no database, no HTTP client."""
+    time): no sound synthesis, no web framework, no database, no HTTP client, no asyncio."""
     import subprocess
     import sys
 
@@ -145,7 +145,8 @@ def test_silent_generate_loads_neither_the_sound_stack_nor_the_server(tmp_path: 
         "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
         "heavy = {'inbetween.media.audio', 'inbetween.media.speech', 'inbetween.media.ambience',"
         " 'fastapi', 'starlette', 'sqlalchemy', 'uvicorn', 'httpx', 'inbetween.api',"
-        " 'inbetween.store', 'inbetween.worker', 'torch', 'scipy'}\n"
+        " 'inbetween.store', 'inbetween.worker', 'torch', 'scipy', 'pydantic_settings',"
+        " 'asyncio'}\n"
         "print(sorted(heavy & set(sys.modules)))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

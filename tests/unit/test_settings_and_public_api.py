@@ -27,6 +27,24 @@ def test_settings_read_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert Settings(concurrency=0).concurrency == 0  # explicit values win
 
 
+def test_settings_names_are_case_blind_and_other_variables_are_left_alone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("inbetween_port", "9001")
+    monkeypatch.setenv("INBETWEEN_BASE_URL", "http://elsewhere")  # the client's, not ours
+    monkeypatch.setenv("INBETWEEN_NOT_A_SETTING", "x")
+    monkeypatch.setenv("PORT", "1")  # no prefix: not ours
+    monkeypatch.setenv("INBETWEEN_SIGNED_URLS", "yes")
+    monkeypatch.setenv("INBETWEEN_METRICS_TOKEN", "hush")
+    settings = Settings()
+    assert settings.port == 9001 and settings.signed_urls is True
+    assert settings.metrics_token is not None and "hush" not in repr(settings)
+    assert settings.metrics_token.get_secret_value() == "hush"
+    with pytest.raises(ValueError, match="not_a_setting"):
+        Settings(not_a_setting=1)  # unknown keyword arguments are refused
+    with pytest.raises(ValueError, match="frozen"):
+        settings.port = 1  # type: ignore[misc]
+
+
 def test_invalid_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INBETWEEN_CONCURRENCY", "-1")
     with pytest.raises(ValueError, match="concurrency"):

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from inbetween.parallel import both
+
 __all__ = ["Camera", "estimate_camera"]
 
 _MIN_INLIERS = 20
@@ -60,9 +62,9 @@ def _matrix(a: complex, b: complex) -> np.ndarray:
 
 def estimate_camera(grey0: np.ndarray, grey1: np.ndarray) -> Camera:
     """The similarity mapping ``grey0`` onto ``grey1``, or the identity when not trustworthy."""
-    orb = cv2.ORB_create(nfeatures=2000, fastThreshold=10)
-    kp0, des0 = orb.detectAndCompute(grey0, None)
-    kp1, des1 = orb.detectAndCompute(grey1, None)
+    (kp0, des0), (kp1, des1) = both(  # one detector each: they run at once
+        lambda grey: cv2.ORB_create(nfeatures=2000, fastThreshold=10).detectAndCompute(grey, None),
+        grey0, grey1)
     if des0 is None or des1 is None or len(kp0) < _MIN_INLIERS or len(kp1) < _MIN_INLIERS:
         return Camera()
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(des0, des1, k=2)

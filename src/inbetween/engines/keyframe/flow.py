@@ -32,6 +32,7 @@ from inbetween.engines.keyframe.camera import Camera, estimate_camera
 from inbetween.engines.keyframe.layers import Layer, find_layers, grown, objects_near
 from inbetween.engines.keyframe.pair import KeyframePair
 from inbetween.media.yuv import planes, rgb_to_i420
+from inbetween.parallel import both
 
 __all__ = ["Motion", "Sprite", "Synthesiser", "estimate_motion", "synthesise"]
 
@@ -190,8 +191,8 @@ def estimate_motion(first: np.ndarray, last: np.ndarray, *, use_camera: bool = T
         keep = 1.0 - objects_near(layers, grey0.shape, margin=0.015 * small[0])
         forward *= keep[..., None]
         backward *= keep[..., None]
-    visible0 = _visibility(forward, backward, covered)
-    visible1 = _visibility(backward, forward)
+    visible0, visible1 = both(lambda ways: _visibility(*ways), (forward, backward, covered),
+                              (backward, forward, None))
     for layer in layers:  # an object's own pixels (and its soft edge): the other keyframe
         for mask, visible in ((layer.mask0, visible0), (layer.mask1, visible1)):  # shows
             if mask is not None:  # what is behind

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from inbetween.engines.keyframe.camera import Camera
+from inbetween.parallel import both
 
 __all__ = ["Layer", "find_layers", "grown", "objects_near"]
 
@@ -179,9 +180,10 @@ def _feature_candidates(grey0: np.ndarray, grey1: np.ndarray, regions: np.ndarra
                         count: int) -> list[tuple[int, int, Camera]]:
     """(region in the first, region in the last, similarity) from ORB matches + RANSAC."""
     inside = cv2.dilate((regions > 0).astype(np.uint8), np.ones((5, 5), np.uint8))
-    orb = cv2.ORB_create(nfeatures=600, fastThreshold=7, edgeThreshold=15, patchSize=15)
-    kp0, des0 = orb.detectAndCompute(grey0, inside)
-    kp1, des1 = orb.detectAndCompute(grey1, inside)
+    (kp0, des0), (kp1, des1) = both(  # one detector each: they run at once
+        lambda grey: cv2.ORB_create(nfeatures=600, fastThreshold=7, edgeThreshold=15,
+                                    patchSize=15).detectAndCompute(grey, inside),
+        grey0, grey1)
     if des0 is None or des1 is None or len(kp0) < _MIN_FEATURES or len(kp1) < _MIN_FEATURES:
         return []
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(des0, des1, k=2)
