@@ -127,12 +127,22 @@ def objects_near(layers: list[Layer], shape: tuple[int, int], margin: float) -> 
 
 
 def grown(mask: np.ndarray, margin: float) -> np.ndarray:
-    """``mask`` (float 0–1) grown by ``margin`` px, then fading to 0 over another ``margin``."""
-    if not mask.any():
+    """``mask`` (float 0–1) grown by ``margin`` px, then fading to 0 over another ``margin``.
+
+    Only the box around the mask's pixels is filtered, with room for both filters' reach:
+    the result is the same as over the whole image, where everything else stays 0."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
         return mask
+    cols = np.flatnonzero(mask.any(axis=0))
     size = max(3, int(margin) * 2 + 1)
-    wide = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
-    near: np.ndarray = np.minimum(cv2.blur(wide, (size, size)) * 2.0, 1.0)
+    height, width = mask.shape
+    y0, y1 = max(0, rows[0] - size), min(height, rows[-1] + 1 + size)
+    x0, x1 = max(0, cols[0] - size), min(width, cols[-1] + 1 + size)
+    near = np.zeros_like(mask)
+    wide = cv2.dilate(mask[y0:y1, x0:x1],
+                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    near[y0:y1, x0:x1] = np.minimum(cv2.blur(wide, (size, size)) * 2.0, 1.0)
     return near
 
 
