@@ -283,6 +283,8 @@ def generate(
                                    task, completed=pct, description=stage))
     except InbetweenError as e:
         _fail(e.message)
+    finally:
+        gc.unfreeze()  # for a caller that goes on in this process (tests): collected as before
     elapsed = time.perf_counter() - started
     err.print(f"wrote {output} ({result.frames} frames, {result.width}×{result.height}, "
               f"seed {result.seed}) in {elapsed:.2f} s", highlight=False)

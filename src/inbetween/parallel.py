@@ -17,7 +17,9 @@ def both(fn: Callable[[A], R], first: A, second: A) -> tuple[R, R]:
 
     A fresh thread each time, not a pool: a pool made before a fork (the Celery worker's
     prefork children) would wait forever for threads the child does not have. If either call
-    raises, the first one's exception wins, as it would have done in sequence.
+    raises, the first one's exception wins, as it would have done in sequence — but only
+    once the second call has returned too (a thread cannot be stopped), so pair only calls
+    of bounded length.
     """
     outcome: list[R | BaseException] = []
 

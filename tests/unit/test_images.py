@@ -189,3 +189,25 @@ def test_truncated_jpeg_and_one_pixel_images_are_refused(photos: dict[str, np.nd
         decode_image(raw[: len(raw) // 3], "image_url", MP)
     with pytest.raises(InvalidImage, match="1×1 px; it must be at least 64×64"):
         decode_image(encode(np.zeros((1, 1, 3), np.uint8)), "image_url", MP)
+
+
+def test_images_checked_on_two_threads_leave_the_warning_filters_alone() -> None:
+    """`inbetween generate` decodes both keyframes at once (and the server checks uploads on
+    many threads): the decompression-bomb guard swaps the process's warning filters, which
+    only one thread at a time may do."""
+    import sys
+    import warnings
+
+    from inbetween.media.images import check_image
+    from inbetween.parallel import both
+
+    png = encode(np.full((64, 64, 3), 90, np.uint8), "png")
+    before = list(warnings.filters)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for _ in range(3000):
+            both(lambda data: check_image(data, "first", 10**6), png, png)
+            assert warnings.filters == before
+    finally:
+        sys.setswitchinterval(interval)

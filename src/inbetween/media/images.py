@@ -6,6 +6,7 @@ import base64
 import binascii
 import io
 import re
+import threading
 import warnings
 from urllib.parse import urlsplit
 
@@ -87,6 +88,9 @@ def _b64decode(text: str, field: str, bare: bool = False) -> bytes:
                            field=field) from e
 
 
+_WARNING_FILTERS = threading.Lock()
+
+
 def check_image(data: bytes, field: str, max_pixels: int) -> Image.Image:
     """Open and fully load JPEG/PNG/WebP bytes, checking format and size.
 
@@ -94,9 +98,11 @@ def check_image(data: bytes, field: str, max_pixels: int) -> Image.Image:
     decompression bomb is refused without being decoded. Raises InvalidImage naming ``field``.
     """
     try:
-        with warnings.catch_warnings():
+        # the warning filters are the process's: one thread at a time may swap them, or
+        # another's open could run without the "error" filter (or leave it on for good)
+        with _WARNING_FILTERS, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data))  # the header only: pixels load below
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise InvalidImage(f"{field}: the image is too large to decode safely", field=field) from e
     except Exception as e:  # PIL raises many types for garbage input

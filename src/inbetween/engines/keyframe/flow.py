@@ -246,8 +246,8 @@ class Synthesiser(KeyframePair):
     planes (x and y for each keyframe: OpenCV resizes single float channels fastest and
     remaps fastest with separate x and y maps). For each keyframe, that half-size map samples
     its chroma and visibility (one four-channel remap); scaled up to full size it samples its
-    luma. The weights (1−t)·visibility and t·visibility blend chroma at half size and, each
-    2×2 block taking the weights of the chroma site at its centre, luma at full size.
+    luma. The weights (1−t)·visibility and t·visibility blend chroma at half size and, scaled
+    up, luma at full size.
     Not thread-safe: one instance per producing thread. Each call returns a new array.
     """
 
@@ -268,6 +268,7 @@ class Synthesiser(KeyframePair):
         self._luma = [np.empty((height, width), np.uint8) for _ in range(2)]
         self._chroma = [np.empty((*half, 4), np.uint8) for _ in range(2)]
         self._weight = [np.empty(half, np.float32) for _ in range(2)]
+        self._full_weight = [np.empty((height, width), np.float32) for _ in range(2)]
         self._blended = np.empty((*half, 4), np.uint8)
         # the corners of the chroma grid, homogeneous: where they land bounds the grid
         # points a frame samples
@@ -296,13 +297,8 @@ class Synthesiser(KeyframePair):
             self._warp(k, time_weight)
         frame = np.empty((height * 3 // 2, width), np.uint8)
         y, u, v = planes(frame)
-        # luma: each 2×2 block takes the weights of the chroma site at its centre; the even
-        # and the odd rows of a plane, seen as half-width two-channel images, are blended
-        # with the half-size weights as they are
-        for row in (0, 1):
-            luma0, luma1, out = (p[row::2].reshape(height // 2, width // 2, 2)
-                                 for p in (*self._luma, y))
-            cv2.blendLinear(luma0, luma1, self._weight[0], self._weight[1], dst=out)
+        cv2.blendLinear(self._luma[0], self._luma[1], self._full_weight[0],
+                        self._full_weight[1], dst=y)
         cv2.blendLinear(self._chroma[0], self._chroma[1], self._weight[0], self._weight[1],
                         dst=self._blended)
         cv2.mixChannels([self._blended], [u, v], [0, 0, 1, 1])
@@ -324,6 +320,10 @@ class Synthesiser(KeyframePair):
                   borderMode=cv2.BORDER_REPLICATE)
         cv2.multiply(cv2.extractChannel(self._chroma[k], 2), time_weight / 255.0,
                      dst=self._weight[k], dtype=cv2.CV_32F)
+        # scaled up smoothly for luma: where visibility steps (a keyframe's edge coming into
+        # view, an occlusion) the seam stays a ramp, not a staircase of 2×2 blocks
+        cv2.resize(self._weight[k], size, dst=self._full_weight[k],
+                   interpolation=cv2.INTER_LINEAR)
 
 
 def _bounds(points: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
