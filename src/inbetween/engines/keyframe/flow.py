@@ -242,12 +242,12 @@ class Synthesiser(KeyframePair):
     samples: where each point of the padded working grid sits in both keyframes at t (two
     multiply-adds of the quadratic ``Motion.path``), sampled along the camera path (one
     four-channel affine warp: OpenCV warps four float channels far faster than two) — the
-    full-size source coordinates of each chroma sample in each keyframe, split into four
-    planes (x and y for each keyframe: OpenCV resizes single float channels fastest and
-    remaps fastest with separate x and y maps). For each keyframe, that half-size map samples
-    its chroma and visibility (one four-channel remap); scaled up to full size it samples its
-    luma. The weights (1−t)·visibility and t·visibility blend chroma at half size and, scaled
-    up, luma at full size.
+    full-size source coordinates of each chroma sample in each keyframe. For each keyframe,
+    that half-size map, as x and y planes in chroma-plane coordinates, samples its chroma
+    and visibility (one four-channel remap: OpenCV remaps a half-size image fastest with
+    separate x and y maps); scaled up to full size, as one two-channel map (faster for the
+    full-size luma, most of all at 1080p), it samples its luma. The weights (1−t)·visibility
+    and t·visibility blend chroma at half size and, scaled up, luma at full size.
     Not thread-safe: one instance per producing thread. Each call returns a new array.
     """
 
@@ -260,11 +260,11 @@ class Synthesiser(KeyframePair):
         half = (height // 2, width // 2)
         self._positions = np.empty(motion.path[0].shape, np.float32)
         self._both = np.empty((*half, 4), np.float32)
-        # x0, y0, x1, y1: the maps of each keyframe, as planes (half size, chroma-plane
-        # coordinates, full size)
-        self._coarse = [np.empty(half, np.float32) for _ in range(4)]
+        # each keyframe's map: at half size in full-size pixels (x, y interleaved), as x and
+        # y planes in chroma-plane coordinates, and at full size (interleaved)
+        self._coarse = [np.empty((*half, 2), np.float32) for _ in range(2)]
         self._chroma_map = [np.empty(half, np.float32) for _ in range(4)]
-        self._full_map = [np.empty((height, width), np.float32) for _ in range(4)]
+        self._full_map = [np.empty((height, width, 2), np.float32) for _ in range(2)]
         self._luma = [np.empty((height, width), np.uint8) for _ in range(2)]
         self._chroma = [np.empty((*half, 4), np.uint8) for _ in range(2)]
         self._weight = [np.empty(half, np.float32) for _ in range(2)]
@@ -292,7 +292,8 @@ class Synthesiser(KeyframePair):
         cv2.warpAffine(positions, sites[:2], (width // 2, height // 2), dst=self._both,
                        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                        borderMode=cv2.BORDER_REPLICATE)
-        cv2.mixChannels([self._both], self._coarse, [0, 0, 1, 1, 2, 2, 3, 3])
+        cv2.mixChannels([self._both], [*self._coarse, *self._chroma_map],
+                        [0, 0, 1, 1, 2, 2, 3, 3, 0, 4, 1, 5, 2, 6, 3, 7])
         for k, time_weight in ((0, 1 - t), (1, t)):
             self._warp(k, time_weight)
         frame = np.empty((height * 3 // 2, width), np.uint8)
@@ -309,14 +310,13 @@ class Synthesiser(KeyframePair):
     def _warp(self, k: int, time_weight: float) -> None:
         """Keyframe ``k`` warped to the frame: luma, chroma, and their blending weights."""
         m, size = self.motion, self.motion.size
-        xy = slice(2 * k, 2 * k + 2)
-        for coarse, chroma_map, full_map in zip(self._coarse[xy], self._chroma_map[xy],
-                                                self._full_map[xy], strict=True):
-            cv2.addWeighted(coarse, 0.5, coarse, 0.0, -0.25, dst=chroma_map)  # p/2 − 1/4
-            cv2.resize(coarse, size, dst=full_map, interpolation=cv2.INTER_LINEAR)
-        cv2.remap(m.chroma[k], *self._chroma_map[xy], cv2.INTER_LINEAR, dst=self._chroma[k],
+        xy = self._chroma_map[2 * k:2 * k + 2]
+        for plane in xy:  # full-size pixel p → chroma-plane coordinate p/2 − 1/4
+            cv2.addWeighted(plane, 0.5, plane, 0.0, -0.25, dst=plane)
+        cv2.remap(m.chroma[k], *xy, cv2.INTER_LINEAR, dst=self._chroma[k],
                   borderMode=cv2.BORDER_REPLICATE)
-        cv2.remap(m.luma[k], *self._full_map[xy], cv2.INTER_LINEAR, dst=self._luma[k],
+        cv2.resize(self._coarse[k], size, dst=self._full_map[k], interpolation=cv2.INTER_LINEAR)
+        cv2.remap(m.luma[k], self._full_map[k], None, cv2.INTER_LINEAR, dst=self._luma[k],
                   borderMode=cv2.BORDER_REPLICATE)
         cv2.multiply(cv2.extractChannel(self._chroma[k], 2), time_weight / 255.0,
                      dst=self._weight[k], dtype=cv2.CV_32F)
