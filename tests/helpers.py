@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import http.server
+import os
+import signal
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -79,6 +82,14 @@ def wait_for(condition: Callable[[], T | None], timeout: float, what: str,
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a process started with ``start_new_session=True`` and everything it started
+    (its process group), if it still runs, and reap it."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
 
 
 def free_port() -> int:

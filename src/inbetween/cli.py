@@ -39,13 +39,13 @@ DataDir = Annotated[
 
 
 def _settings(**overrides: Any) -> Any:
-    from inbetween.settings import Settings
+    from inbetween.settings import ENV_PREFIX, Settings
 
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as e:
         first = e.errors()[0]
-        name = "INBETWEEN_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "settings"
         _fail(f"invalid setting {name}: {first['msg']}")
 
 

@@ -19,7 +19,7 @@ import pytest
 from inbetween.jobs.models import Delivery
 from tests.conftest import encode
 from tests.e2e.conftest import Client, Server, run_cli
-from tests.helpers import wait_for
+from tests.helpers import kill_group, wait_for
 from tests.receiver import receiver
 
 BROKERS = {"redis": "redis://127.0.0.1:6379/15", "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//"}
@@ -67,9 +67,7 @@ def workers(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
     for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        kill_group(process)
 
 
 def _start_workers(count: int, env: dict[str, str], tmp_path: Path,

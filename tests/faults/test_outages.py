@@ -23,7 +23,7 @@ import pytest
 from tests.conftest import encode
 from tests.e2e.conftest import Server, run_cli
 from tests.faults.conftest import Postgres, RabbitMQ, Redis, settle
-from tests.helpers import wait_for
+from tests.helpers import kill_group, wait_for
 from tests.receiver import Receiver, receiver
 
 
@@ -98,9 +98,7 @@ def started(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     processes: list[subprocess.Popen[bytes]] = []
     yield processes
     for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, 9)
-            process.wait(timeout=30)
+        kill_group(process)
 
 
 def test_postgresql_stops_while_jobs_run_and_comes_back(
