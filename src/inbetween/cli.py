@@ -50,11 +50,16 @@ def _settings(**overrides: Any) -> Any:
 
 
 def _check_engines(settings: Any) -> None:
-    """Refuse, in one line, engine settings this process's workers cannot run with."""
+    """Refuse, in one line, engine settings this process's workers cannot run with (first
+    an optional extra that a configured setting needs and that is not installed)."""
     from inbetween.engines.diffusion.checks import StartupRefused, check_worker
+    from inbetween.preflight import check_extras
 
     try:
+        check_extras(settings, services=True, engines=True)
         check_worker(settings)
+    except ConfigurationError as e:
+        _fail(e.message, cause=e)
     except StartupRefused as e:
         _fail(str(e))
 
@@ -87,11 +92,17 @@ def _fail(message: str, code: int = 2, cause: BaseException | None = None) -> An
 
 def _store(settings: Any, services: bool = False) -> Any:
     """The job store, or exit 2 with one line (see ``inbetween.preflight``); ``services``:
-    also the broker and the artifact store this process will use."""
-    from inbetween.preflight import check_broker, check_storage, open_store_checked
+    also the broker, the artifact store and the engines' extras this process will use."""
+    from inbetween.preflight import (
+        check_broker,
+        check_extras,
+        check_storage,
+        open_store_checked,
+    )
     from inbetween.storage import open_artifacts
 
     try:
+        check_extras(settings, services=services, engines=services)
         store = open_store_checked(settings)
         if services:
             check_broker(settings)
@@ -141,8 +152,6 @@ def worker(
     data_dir: DataDir = None,
 ) -> None:
     """Run a Celery worker for the jobs an API with INBETWEEN_BROKER_URL sends it."""
-    from inbetween.dispatch.celery import run_worker
-
     settings = _settings(concurrency=concurrency, data_dir=data_dir)
     configure(settings.log_level)
     if not settings.broker_url:
@@ -151,6 +160,8 @@ def worker(
         _fail("--concurrency must be at least 1")
     _check_engines(settings)
     _store(settings, services=True).engine.dispose()
+    from inbetween.dispatch.celery import run_worker  # the celery extra: checked above
+
     run_worker(settings, settings.concurrency)
 
 

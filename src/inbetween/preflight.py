@@ -2,6 +2,9 @@
 one line naming the setting and the fix (the CLI exits 2 with it; `--debug` or
 ``INBETWEEN_LOG_LEVEL=DEBUG`` adds the traceback).
 
+- every optional extra that a configured setting needs is installed (found with
+  ``importlib.util.find_spec``, never imported here): a setting left at its built-in default
+  needs nothing;
 - the data directory can be created and written;
 - the database URL parses, its driver is installed, and the database answers (retried for
   up to ``wait`` seconds: a database that is still starting is not an error);
@@ -13,7 +16,8 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,8 +28,8 @@ if TYPE_CHECKING:
     from inbetween.storage.base import ArtifactStore
     from inbetween.store.sql import SqlStore
 
-__all__ = ["check_broker", "check_data_dir", "check_storage", "open_store_checked",
-           "redact"]
+__all__ = ["check_broker", "check_data_dir", "check_extras", "check_storage", "install_command",
+           "open_store_checked", "redact"]
 
 T = TypeVar("T")
 START_WAIT = 10.0
@@ -39,6 +43,80 @@ def redact(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def install_command(extra: str) -> str:
+    """The one command that installs an optional extra of inbetween."""
+    return f"pip install 'inbetween[{extra}]'"
+
+
+DIFFUSION_MODULES = ("torch", "diffusers", "transformers", "accelerate")
+DIFFUSION_SETTINGS = ("wan_model", "ltx2_model", "wan22_model", "ltx2_upsampler")
+LORA_SETTINGS = ("wan_loras", "ltx2_loras", "wan22_loras")
+DIFFUSION_ENGINES = ("wan-flf2v", "ltx2", "wan2.2-flf2v")
+"""The names of the diffusion engines in INBETWEEN_LOCAL_ENGINE / INBETWEEN_WORKER_ENGINES."""
+
+
+def _needs(settings: Settings, services: bool, engines: bool,
+           ) -> Iterator[tuple[str, str | None, tuple[str, ...]]]:
+    """(the setting as shown, the extra to install or None, the modules it needs) for every
+    setting given a value (not a built-in default) that needs an optional package."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if settings.database_url:
+        try:
+            url = make_url(settings.database_url)
+        except ArgumentError:
+            url = None  # open_store_checked says what is wrong with it
+        if url is not None and url.get_backend_name() == "postgresql" and (
+                url.get_driver_name() in ("psycopg", "psycopg_async")):
+            yield (f"INBETWEEN_DATABASE_URL={redact(settings.database_url)}", "postgres",
+                   ("psycopg",))
+    if services and settings.broker_url:
+        redis = settings.broker_url.split(":", 1)[0].lower() in ("redis", "rediss")
+        yield (f"INBETWEEN_BROKER_URL={redact(settings.broker_url)}", "celery",
+               ("celery", "kombu", *(("redis",) if redis else ())))
+    if services and settings.storage_url and settings.storage_url.startswith("s3://"):
+        yield f"INBETWEEN_STORAGE_URL={settings.storage_url}", "s3", ("boto3", "botocore")
+    if not engines:
+        return
+    given = settings.model_fields_set
+    for name in DIFFUSION_SETTINGS:
+        if name in given and getattr(settings, name):
+            yield f"INBETWEEN_{name.upper()}", "diffusion", DIFFUSION_MODULES
+    for name in LORA_SETTINGS:
+        if name in given and getattr(settings, name):
+            yield f"INBETWEEN_{name.upper()}", "diffusion", (*DIFFUSION_MODULES, "peft")
+    if settings.local_engine in DIFFUSION_ENGINES:
+        yield (f"INBETWEEN_LOCAL_ENGINE={settings.local_engine}", "diffusion",
+               DIFFUSION_MODULES)
+    named = [n.strip() for n in (settings.worker_engines or "").split(",")]
+    for name in (n for n in named if n in DIFFUSION_ENGINES):
+        yield f"INBETWEEN_WORKER_ENGINES names {name}, which", "diffusion", DIFFUSION_MODULES
+    if "diffusion_quantize" in given and settings.diffusion_quantize != "none":
+        yield (f"INBETWEEN_DIFFUSION_QUANTIZE={settings.diffusion_quantize}", None,
+               (*DIFFUSION_MODULES, "torchao"))
+
+
+def check_extras(settings: Settings, *, services: bool = False, engines: bool = False) -> None:
+    """Raise ConfigurationError for the first configured setting whose optional extra is not
+    installed: the database URL always, the broker and the object store with ``services``,
+    the diffusion engines' settings with ``engines``. Nothing is imported to find out."""
+    for setting, extra, modules in _needs(settings, services, engines):
+        missing = [name for name in modules if find_spec(name) is None]
+        if not missing:
+            continue
+        if extra is None:  # torchao: no extra of ours pins it (it follows the CUDA build)
+            diffusion = [m for m in missing if m in DIFFUSION_MODULES]
+            fix = (f"{install_command('diffusion')} && pip install torchao" if diffusion
+                   else "pip install torchao")
+            what = "torchao"
+        else:
+            fix, what = install_command(extra), f"the {extra} extra"
+        raise ConfigurationError(
+            f"{setting} needs {what}, which is not installed (no {', '.join(missing)}): "
+            f"{fix}")
 
 
 def check_data_dir(settings: Settings) -> None:
@@ -61,6 +139,7 @@ def open_store_checked(settings: Settings, wait: float = START_WAIT) -> SqlStore
     from inbetween.errors import InfrastructureError
     from inbetween.store import open_store
 
+    check_extras(settings)
     check_data_dir(settings)
     url = settings.resolved_database_url
     shown = redact(url)
@@ -85,12 +164,13 @@ def open_store_checked(settings: Settings, wait: float = START_WAIT) -> SqlStore
 
 
 def check_broker(settings: Settings, wait: float = START_WAIT) -> None:
-    """Raise ConfigurationError when INBETWEEN_BROKER_URL does not answer within ``wait``."""
-    from kombu import Connection  # type: ignore[attr-defined]
-
+    """Raise ConfigurationError when INBETWEEN_BROKER_URL does not answer within ``wait``
+    (nothing to check, and nothing imported, when no broker is configured)."""
     url = settings.broker_url
     if not url:
         return
+    check_extras(settings, services=True)
+    from kombu import Connection  # type: ignore[attr-defined]
 
     def ping() -> None:
         with Connection(url, connect_timeout=3) as connection:  # type: ignore[no-untyped-call]
