@@ -4,8 +4,10 @@ every request they receive."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -13,6 +15,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+
+def _iso(timestamp: float) -> str:
+    """A UTC ISO-8601 time as the upstreams write it (dates relative to now, never fixed)."""
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 GOOGLE_KEY = "goog-test-key-7f3a"
 FAL_KEY = "fal-test-key-19bc"
@@ -190,7 +198,7 @@ class Fal:
             assert req.query.get("storage_type") == ["fal-cdn-v3"]
             return reply(200, {"token": "fal-storage-token", "token_type": "Bearer",
                                "base_url": self.storage.server.url,
-                               "expires_at": "2030-01-01T00:00:00Z"})
+                               "expires_at": _iso(time.time() + 3600)})
         return reply(404, {"detail": "Not Found"})
 
     def route_queue(self, req: Req) -> Reply | object:
@@ -215,9 +223,9 @@ class Fal:
             if self.polls <= self.queued_polls:
                 return reply(202, {"status": "IN_QUEUE", "queue_position": 2})
             logs = [{"message": "Loading model", "level": "INFO", "source": "user",
-                     "timestamp": "2026-11-25T12:00:00Z"},
+                     "timestamp": _iso(time.time() - 1)},
                     {"message": "Generating video", "level": "INFO", "source": "user",
-                     "timestamp": "2026-11-25T12:00:01Z"}]
+                     "timestamp": _iso(time.time())}]
             if self.polls <= self.queued_polls + self.running_polls:
                 return reply(202, {"status": "IN_PROGRESS", "logs": logs[:1]})
             body: dict[str, Any] = {"status": "COMPLETED", "logs": logs, "metrics": {}}

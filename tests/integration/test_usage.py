@@ -29,7 +29,9 @@ def test_usage_counts_delivered_generations_only_and_survives_delete(
     failed = api.wait_finished(api.post(keyframe_body(
         photos, image_url="http://127.0.0.1:9/a.png")).json()["id"])
     assert failed["status"] == "error"  # never charged
-    today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    day = datetime.datetime.now(datetime.UTC).date()
+    today, month_ago = day.isoformat(), (day - datetime.timedelta(days=30)).isoformat()
+    year_ago = [(day - datetime.timedelta(days=n)).isoformat() for n in (730, 400)]
     expected = {"data": [{"date": today, "model": "inbetween/keyframe", "provider": "local",
                           "generations": 2, "seconds": 12.0, "cost_usd": 3.0}],
                 "total": {"generations": 2, "seconds": 12.0, "cost_usd": 3.0}}
@@ -38,17 +40,24 @@ def test_usage_counts_delivered_generations_only_and_survives_delete(
     deleted = api.client.delete("/v2/video/generations",
                                 params={"generation_id": done[0]["id"]}, headers=api.auth)
     assert deleted.status_code == 200
-    assert _usage(api, "2026-01-01", today).json() == expected  # DELETE keeps the ledger row
-    assert _usage(api, "2020-01-01", "2020-12-31").json() == {
+    assert _usage(api, month_ago, today).json() == expected  # DELETE keeps the ledger row
+    assert _usage(api, *year_ago).json() == {
         "data": [], "total": {"generations": 0, "seconds": 0.0, "cost_usd": 0.0}}
     other = api.new_key()
     assert _usage(api, today, today, key=other).json()["total"]["generations"] == 0
 
 
+TODAY = datetime.datetime.now(datetime.UTC).date()
+
+
+def _days_ago(days: int) -> str:
+    return (TODAY - datetime.timedelta(days=days)).isoformat()
+
+
 @pytest.mark.parametrize(("first", "last", "field"), [
-    ("2026-13-01", "2026-12-31", "from"), ("yesterday", "2026-12-31", "from"),
-    ("2026-11-25", "2026-11-2", "to"), ("2026-11-25", "2026-11-24", "to"),
-    ("2024-01-01", "2026-01-01", "to")])
+    (f"{TODAY.year}-13-01", _days_ago(0), "from"), ("yesterday", _days_ago(0), "from"),
+    (_days_ago(1), _days_ago(1)[:-1], "to"), (_days_ago(1), _days_ago(2), "to"),
+    (_days_ago(366), _days_ago(0), "to")])
 def test_bad_dates_name_the_field(api: Api, first: str, last: str, field: str) -> None:
     response = _usage(api, first, last)
     assert response.status_code == 400, response.text
@@ -56,5 +65,5 @@ def test_bad_dates_name_the_field(api: Api, first: str, last: str, field: str) -
 
 
 def test_usage_needs_a_key(api: Api) -> None:
-    response = api.client.get("/v2/usage", params={"from": "2026-11-25", "to": "2026-11-25"})
+    response = api.client.get("/v2/usage", params={"from": _days_ago(0), "to": _days_ago(0)})
     assert response.status_code == 401
