@@ -93,7 +93,8 @@ def test_sdk_submit_wait_get_list_download_delete(
 ) -> None:
     first, last = frames
     with _client(live) as client:
-        assert client.features() == {"events", "uploads", "list", "wait", "idempotency"}
+        assert client.features() == {"events", "uploads", "list", "wait", "idempotency",
+                                     "webhooks", "deadlines", "budgets", "openai"}
         body = client.request_body(first, last.read_bytes(), "x")
         again = client.request_body(first, last.read_bytes(), "x")
         assert body["image_url"].startswith(f"{client.base_url}/v2/uploads/")

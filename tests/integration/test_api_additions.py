@@ -32,7 +32,8 @@ def _error(response: Any, status: int = 400) -> dict[str, Any]:
 def test_openapi_advertises_the_features_and_documents_every_route(api: Api) -> None:
     schema = api.client.get("/openapi.json").json()
     assert schema["info"]["x-inbetween-features"] == [
-        "events", "uploads", "list", "wait", "idempotency"]
+        "events", "uploads", "list", "wait", "idempotency", "webhooks", "deadlines", "budgets",
+        "openai"]
     paths = schema["paths"]
     for path in ("/v2/video/generations/list", "/v2/video/generations/events", "/v2/uploads",
                  "/v2/uploads/{upload_id}", "/files/{token}.jpg", "/files/{token}.webp"):

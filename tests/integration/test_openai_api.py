@@ -5,6 +5,7 @@ idempotency, the poll-after header, and the OpenAPI document's `openai` tag and 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,32 @@ def test_v1_and_v2_are_views_of_the_same_jobs(api: Api, photos: dict[str, np.nda
     gone = api.client.delete(f"/v1/videos/{video['id']}", headers=api.auth).json()
     assert gone == {"id": video["id"], "object": "video.deleted", "deleted": True}
     assert api.get(video["id"]).status_code == 404
+
+
+def test_the_poll_hint_follows_the_routed_engine_not_the_model_name(
+    make_api: Callable[..., Api], photos: dict[str, np.ndarray], tmp_path: Path,
+) -> None:
+    """`openai-poll-after-ms` is 500 only when the keyframe engine runs the video: a Google
+    model name runs on it when no provider is configured (or with `provider=local`), and
+    goes upstream (minutes: 5000) when one is."""
+    veo = "google/veo-3.1-first-last-image-to-video"
+
+    def hint(api: Api, **fields: str) -> str:
+        data, files = _form(photos, **fields)
+        made = api.client.post("/v1/videos", data=data, files=files, headers=api.auth)
+        assert made.status_code == 200, made.text
+        seen = api.client.get(f"/v1/videos/{made.json()['id']}", headers=api.auth)
+        assert seen.headers["openai-poll-after-ms"] == made.headers["openai-poll-after-ms"]
+        return str(made.headers["openai-poll-after-ms"])
+
+    unconfigured = make_api()  # the Veo name falls back to INBETWEEN_LOCAL_ENGINE=keyframe
+    assert hint(unconfigured, model=veo) == "500"
+    assert hint(unconfigured, model="inbetween/keyframe") == "500"
+    upstream = make_api(google_api_key="test-key",  # concurrency 0: nothing is sent
+                        data_dir=tmp_path / "upstream")
+    assert hint(upstream, model=veo) == "5000"
+    assert hint(upstream, model=veo, provider="local") == "500"
+    assert hint(upstream, model="inbetween/keyframe") == "500"
 
 
 def test_idempotency_and_json_bodies(api: Api, photos: dict[str, np.ndarray]) -> None:

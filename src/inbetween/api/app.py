@@ -48,8 +48,12 @@ __all__ = ["FEATURES", "create_app"]
 
 log = logging.getLogger("inbetween.api")
 
-FEATURES = ("events", "uploads", "list", "wait", "idempotency")
-"""What this server adds to the hosted API's contract (``info.x-inbetween-features``)."""
+FEATURES = ("events", "uploads", "list", "wait", "idempotency", "webhooks", "deadlines",
+            "budgets", "openai")
+"""What this server adds to the hosted API's contract (``info.x-inbetween-features``; each is
+explained in docs/api.md): live events, uploads, listing, `Prefer: wait`, `Idempotency-Key`,
+signed webhooks, `Cancel-After` deadlines, per-key budgets (402) and the OpenAI-style `/v1`
+dialect."""
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -32,11 +32,12 @@ from inbetween.api.files import artifact_response
 from inbetween.api.generations import cancel_after_seconds, submit_body
 from inbetween.api.schemas import ALLOWED_VALUES, GenerationCreate
 from inbetween.api.state import Services, services
-from inbetween.engines.registry import KEYFRAME
+from inbetween.engines.registry import KEYFRAME, route
 from inbetween.errors import InvalidRequest, NotFound
 from inbetween.jobs.models import Generation, Status
 from inbetween.jobs.service import cancel_upstream, delete, get_for_key
 from inbetween.media.preview import sprite_sheet
+from inbetween.settings import Settings
 from inbetween.storage.base import CONTENT_TYPES
 from inbetween.store.base import ApiKey
 
@@ -124,12 +125,28 @@ def to_video(g: Generation, svc: Services) -> Video:
         error=error)
 
 
-def _poll_after(g: Generation, response: Response) -> None:
+def _routed_engine(g: Generation, settings: Settings) -> str | None:
+    """The local engine that runs (or will run) ``g``, or None while an upstream provider
+    has it or may get it. Decided by the route, not the model's name: with no provider
+    configured a Google model name runs on ``INBETWEEN_LOCAL_ENGINE``."""
+    provider = (g.upstream or {}).get("provider")
+    if provider not in (None, "local"):  # submitted to (or being tried on) a provider
+        return None
+    try:
+        chosen = route(g.request, settings)
+    except InvalidRequest:  # the server's settings changed since: the worker will say so
+        return None
+    if provider is None and any(link != "local" for link in chosen.chain):
+        return None
+    return chosen.engine
+
+
+def _poll_after(g: Generation, response: Response, settings: Settings) -> None:
     """Tell the SDK's polling helper how long to wait: the keyframe engine is done in
     seconds, a diffusion model or an upstream provider in minutes."""
     if not g.finished:
-        response.headers["openai-poll-after-ms"] = "500" if g.request.model == KEYFRAME \
-            else "5000"
+        fast = _routed_engine(g, settings) == KEYFRAME
+        response.headers["openai-poll-after-ms"] = "500" if fast else "5000"
 
 
 _CREATE_BODY = {
@@ -193,7 +210,7 @@ async def create_video(
                                              deadline_in, base)
     except InvalidRequest as e:
         raise _renamed(e) from e
-    _poll_after(generation, response)
+    _poll_after(generation, response, svc.settings)
     return to_video(generation, svc)
 
 
@@ -348,7 +365,7 @@ def retrieve_video(
     again."""
     svc.limiter.check(key.id, "poll")
     generation = get_for_key(svc.store, video_id.strip(), key.id)
-    _poll_after(generation, response)
+    _poll_after(generation, response, svc.settings)
     return to_video(generation, svc)
 
 
