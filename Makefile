@@ -7,7 +7,12 @@ TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: serve test lint typecheck bench clean
 
+# A fresh machine needs Python >= 3.11 with venv (Debian and Ubuntu ship it apart, as
+# python3-venv) and make: each missing piece is one line saying how to get it.
 $(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: no $(PYTHON) on PATH: install Python 3.11 or newer (or run make PYTHON=/path/to/python3.11 ...)" >&2; exit 2; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: inbetween needs Python 3.11 or newer, $(PYTHON) is $$($(PYTHON) --version 2>&1): install one and run make PYTHON=python3.11 ..." >&2; exit 2; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { echo "error: $(PYTHON) cannot create a virtual environment (no venv/ensurepip module); on Debian or Ubuntu: sudo apt-get install python3-venv" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 

@@ -1,0 +1,44 @@
+"""The README's first command on a fresh machine: a Python without venv/ensurepip (Debian's
+python3 without python3-venv) or too old is one line saying how to fix it, not a traceback
+and not a half-made .venv that later runs trip over."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _make(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    venv = tmp_path / "venv"
+    return subprocess.run(["make", "-C", str(ROOT), f"VENV={venv}", *args, f"{venv}/bin/python"],
+                          capture_output=True, text=True, env={**os.environ, **env},
+                          timeout=120, check=False)
+
+
+def test_a_python_without_ensurepip_gets_the_one_line_fix(tmp_path: Path) -> None:
+    debian = tmp_path / "debian-python"  # what Debian's python3 is without python3-venv
+    (debian / "ensurepip").mkdir(parents=True)
+    (debian / "ensurepip" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'ensurepip'\")\n")
+    result = _make(tmp_path, f"PYTHON={sys.executable}", PYTHONPATH=str(debian))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "apt-get install python3-venv" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "venv").exists()  # nothing half-made for the next run
+
+
+def test_a_python_that_is_too_old_or_missing_is_named(tmp_path: Path) -> None:
+    old = tmp_path / "python3.10"
+    old.write_text(f"#!/bin/sh\n[ \"$1\" = --version ] && {{ echo 'Python 3.10.12'; exit 0; }}\n"
+                   f"exec {sys.executable} -c 'import sys; sys.exit(1)'\n")
+    old.chmod(0o755)
+    result = _make(tmp_path, f"PYTHON={old}")
+    assert result.returncode == 2 and "needs Python 3.11 or newer" in result.stderr
+    assert "Python 3.10.12" in result.stderr, result.stderr
+    missing = _make(tmp_path, "PYTHON=no-such-python3")
+    assert missing.returncode == 2 and "no no-such-python3 on PATH" in missing.stderr
