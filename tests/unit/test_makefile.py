@@ -42,3 +42,19 @@ def test_a_python_that_is_too_old_or_missing_is_named(tmp_path: Path) -> None:
     assert "Python 3.10.12" in result.stderr, result.stderr
     missing = _make(tmp_path, "PYTHON=no-such-python3")
     assert missing.returncode == 2 and "no no-such-python3 on PATH" in missing.stderr
+
+
+def test_ci_installs_every_way_users_do_before_make_test() -> None:
+    """`.ci/run` runs the install smoke test (all its steps) and then the README's test
+    command; the script's steps are the README's install paths."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    calls = [line.strip() for line in ci.splitlines() if line.strip()
+             and not line.lstrip().startswith("#")]
+    assert "bash scripts/install_smoke.sh" in calls and calls[-1] == "make test"
+    assert calls.index("bash scripts/install_smoke.sh") < calls.index("make test")
+    script = (ROOT / "scripts" / "install_smoke.sh").read_text()
+    assert "STEPS=(run wheel postgres celery s3)" in script
+    for install in ('VENV="$WORK/run" "$WORK/run/.installed-run"', 'new_venv wheel "."',
+                    "new_venv postgres \".[postgres]\"", "new_venv celery \".[celery]\"",
+                    "new_venv s3 \".[s3]\""):
+        assert install in script, install
