@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import importlib
 import os
 import signal
 import socket
@@ -13,10 +14,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TypeVar
 
 import av
 import numpy as np
+import pytest
 
 T = TypeVar("T")
 
@@ -82,6 +85,21 @@ def wait_for(condition: Callable[[], T | None], timeout: float, what: str,
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def require_module(name: str, reason: str) -> ModuleType:
+    """``import name``. When it cannot be imported the test (or, at module level, the whole
+    module) is skipped with ``reason`` — unless INBETWEEN_REQUIRE_SERVICES is set (CI), where
+    it fails instead: CI installs every extra, so a missing one must never pass silently."""
+    __tracebackhide__ = True  # a skip or failure is reported at the caller's line
+    if not os.environ.get("INBETWEEN_REQUIRE_SERVICES"):
+        module: ModuleType = pytest.importorskip(name, reason=reason)
+        return module
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        raise ImportError(f"{name} cannot be imported ({e}), and INBETWEEN_REQUIRE_SERVICES "
+                          f"needs it: {reason}") from e
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:

@@ -19,7 +19,7 @@ import pytest
 from inbetween.jobs.models import Delivery
 from tests.conftest import encode
 from tests.e2e.conftest import Client, Server, run_cli
-from tests.helpers import kill_group, wait_for
+from tests.helpers import kill_group, require_module, wait_for
 from tests.receiver import receiver
 
 BROKERS = {"redis": "redis://127.0.0.1:6379/15", "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//"}
@@ -208,7 +208,8 @@ def test_each_job_goes_to_a_worker_that_offers_its_engine(
     tmp_path: Path, server: Server, postgres_url: str, broker_url: str,
     workers: list[subprocess.Popen[bytes]], photos: dict[str, np.ndarray],
 ) -> None:
-    pytest.importorskip("diffusers", reason="the diffusion extra is not installed")
+    require_module("diffusers", "the diffusion extra is not installed "
+                   "(pip install '.[diffusion]'; `make test` installs it)")
     from tests.wan_tiny import save_tiny_wan
 
     model = save_tiny_wan(tmp_path / "tiny-wan")

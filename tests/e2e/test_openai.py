@@ -22,9 +22,10 @@ from PIL import Image
 from inbetween.media.images import decode_image, fit_to_canvas
 from tests.conftest import data_url, encode, psnr
 from tests.e2e.conftest import Server
-from tests.helpers import decode_mp4
+from tests.helpers import decode_mp4, require_module
 
-openai = pytest.importorskip("openai")
+openai = require_module("openai", "the test extra is not installed (pip install '.[test]'; "
+                        "`make test` installs it)")
 
 # the SDK marks client.videos.* deprecated (its Sora notice); exactly that warning is allowed
 pytestmark = pytest.mark.filterwarnings(
@@ -187,11 +188,11 @@ def test_the_curl_example_in_the_docs_works(
     (tmp_path / "first.jpg").write_bytes(encode(photos["rocket"], "JPEG"))
     (tmp_path / "last.jpg").write_bytes(encode(photos["chelsea"], "JPEG"))
     text = DOCS.read_text()
-    command = re.search(r"## With curl\n\n```sh\n(.*?)```", text, re.S)
+    command = re.search(r"## With curl\n.*?```sh\n(.*?)```", text, re.S)
     assert command is not None
     answer = subprocess.run(["bash", "-c", command.group(1)], cwd=tmp_path, text=True,
                             capture_output=True, timeout=60, check=True,
-                            env={"INBETWEEN_URL": server.url, "INBETWEEN_KEY": key,
+                            env={"INBETWEEN_BASE_URL": server.url, "INBETWEEN_API_KEY": key,
                                  "PATH": "/usr/bin:/bin"})
     import json
 

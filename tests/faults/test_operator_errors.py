@@ -1,13 +1,16 @@
 """Misconfiguration greets an operator with one line naming the setting and the fix — exit
 status 2, no traceback (unless `--debug`): a database URL that does not parse or whose
 driver is missing, a database or broker that does not answer (after 10 s of retries), an S3
-bucket that does not exist or refuses these credentials, a data directory that cannot be
-written."""
+bucket that does not exist or refuses these credentials, no AWS credentials at all, a data
+directory that cannot be written."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
+
+import pytest
 
 from tests.e2e.conftest import run_cli
 from tests.faults.conftest import S3
@@ -61,10 +64,28 @@ def test_an_s3_bucket_that_is_missing_or_refused(tmp_path: Path, s3_server: S3) 
               "INBETWEEN_STORAGE_URL", f"'{bucket}' does not exist", "create it")
 
 
+def test_s3_without_any_credentials(tmp_path: Path, s3_server: S3,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """No AWS credentials anywhere boto3 looks: no AWS_* variables, no credentials or config
+    file, no instance metadata (never asked: it would wait on the network). The bucket exists
+    and the endpoint answers; only the credentials are missing."""
+    bucket = f"nocreds-{uuid.uuid4().hex[:8]}"  # moto keeps other tests' buckets
+    s3_server.client().create_bucket(Bucket=bucket)
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)  # run_cli passes the rest of os.environ on
+    env = {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+           "AWS_CONFIG_FILE": str(tmp_path / "no-config"), "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_DEFAULT_REGION": "us-east-1", "INBETWEEN_STORAGE_URL": f"s3://{bucket}/v",
+           "INBETWEEN_S3_ENDPOINT_URL": s3_server.env["INBETWEEN_S3_ENDPOINT_URL"],
+           "INBETWEEN_DATA_DIR": str(tmp_path / "d"), "INBETWEEN_PORT": str(free_port())}
+    _one_line(run_cli("serve", "--concurrency", "0", env=env, timeout=60),
+              f"INBETWEEN_STORAGE_URL s3://{bucket}", "no AWS credentials were found",
+              "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+
+
 def test_s3_refusals_name_the_fix() -> None:
-    """403 and missing credentials, as boto3 reports them (moto accepts any credentials, so
-    its answers are stubbed here)."""
-    import pytest
+    """403, as boto3 reports it (moto accepts any credentials, so its answer is stubbed here;
+    missing credentials are real in the test above)."""
     from botocore.stub import Stubber
 
     from inbetween.errors import ConfigurationError

@@ -20,6 +20,7 @@ import pytest
 from inbetween.engines.base import EngineRequest
 from inbetween.settings import Lora, Settings, parse_loras
 from tests.diffusion import one_thread  # noqa: F401  (autouse)
+from tests.helpers import require_module
 from tests.lora_tiny import save_tiny_lora
 from tests.ltx2_tiny import save_tiny_ltx2
 from tests.wan_tiny import save_tiny_wan22
@@ -254,7 +255,8 @@ def test_an_engine_without_its_model_is_not_offered(tmp_path: Path) -> None:
 
 
 def test_each_diffusion_engine_has_its_own_queue(tmp_path: Path) -> None:
-    pytest.importorskip("celery")
+    require_module("celery", "the celery extra is not installed "
+                   "(pip install '.[celery]'; `make test` installs it)")
     from inbetween.dispatch.celery import queue_for, worker_queues
 
     assert queue_for(registry.LTX2) == "inbetween.ltx2"

@@ -207,28 +207,53 @@ def test_one_diffusion_job_at_a_time_per_process(
     make_api: Callable[..., Api], tiny: Path, photos: dict[str, np.ndarray],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Two workers (concurrency 2) take a wan job each. The first job to reach the model is
+    held inside it until the second has reached the model too (an overlap) or is waiting for
+    runtime.RUN, the lock of one job at a time; then a moment longer, so that a second job
+    that is not held back by the lock is inside the model with it."""
+    from inbetween.engines.diffusion import runtime
     from inbetween.engines.wan import engine as wan_engine
 
-    active, most = [0], [0]
-    lock = threading.Lock()
-    generate = wan_engine._generate
+    state = threading.Condition()
+    entered, inside, most, asked = [0], [0], [0], [0]  # asked: requests for runtime.RUN
+    met: list[bool] = []  # whether the first job saw the second one try to run
+    run, generate = runtime.RUN, wan_engine._generate
+
+    class Watched:
+        """runtime.RUN, counting who asks for it before waiting for it."""
+
+        def __enter__(self) -> None:
+            with state:
+                asked[0] += 1
+                state.notify_all()
+            run.__enter__()
+
+        def __exit__(self, *exc: Any) -> None:
+            run.__exit__(*exc)
 
     def counted(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            active[0] += 1
-            most[0] = max(most[0], active[0])
+        with state:
+            entered[0] += 1
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            state.notify_all()
+            if entered[0] == 1:  # the first job in the model waits for the second
+                met.append(state.wait_for(lambda: inside[0] > 1 or asked[0] > 1, timeout=120))
+                state.wait_for(lambda: inside[0] > 1, timeout=1.0)
         try:
             return generate(*args, **kwargs)
         finally:
-            with lock:
-                active[0] -= 1
+            with state:
+                inside[0] -= 1
 
+    monkeypatch.setattr(runtime, "RUN", Watched())
     monkeypatch.setattr(wan_engine, "_generate", counted)
     api = _wan_api(make_api, tiny, concurrency=2)
     jobs = [api.post(_body(photos, generate_audio=False)).json()["id"] for _ in range(2)]
-    for job in jobs:
-        assert api.wait_finished(job, timeout=240)["status"] == "completed"
-    assert most[0] == 1
+    done = [api.wait_finished(job, timeout=240) for job in jobs]
+    assert met == [True], "the second job never tried to run while the first was in the model"
+    assert entered[0] == 2 and most[0] == 1, f"{most[0]} jobs were in the model at once"
+    assert [d["status"] for d in done] == ["completed", "completed"], done
 
 
 def test_without_the_extra_the_model_is_refused(

@@ -201,8 +201,9 @@ def test_keys(store: MemoryStore | SqlStore) -> None:
     assert store.key_by_hash("b" * 64) == ApiKey("k2", "two", "b" * 64, 2.0)
     assert store.key_by_hash("c" * 64) is None
     assert [k.id for k in store.list_keys()] == ["k1", "k2"]
-    with pytest.raises(Exception):  # noqa: B017 - each store raises its own duplicate error
+    with pytest.raises(KeyError, match="duplicate key hash"):  # every store's own error
         store.add_key(ApiKey("k3", "dup", "b" * 64, 3.0))
+    assert [k.id for k in store.list_keys()] == ["k1", "k2"]
 
 
 def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:

@@ -200,7 +200,7 @@ class JobStore(Protocol):
 
 class KeyStore(Protocol):
     def add_key(self, key: ApiKey) -> None:
-        """Store a new API key."""
+        """Store a new API key; KeyError("duplicate key hash") when its hash is stored."""
 
     def key_by_hash(self, key_hash: str) -> ApiKey | None:
         """The key with this SHA-256 hash, or None."""

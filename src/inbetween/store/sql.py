@@ -669,10 +669,15 @@ class SqlStore:
 
     # -- keys ------------------------------------------------------------------------------
     def add_key(self, key: ApiKey) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                insert(api_keys).values(**dataclasses.asdict(key))
-            )
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    insert(api_keys).values(**dataclasses.asdict(key))
+                )
+        except InfrastructureError as e:
+            if isinstance(e.__cause__, IntegrityError) and self.key_by_hash(key.key_hash):
+                raise KeyError("duplicate key hash") from e.__cause__
+            raise
 
     def key_by_hash(self, key_hash: str) -> ApiKey | None:
         with self._tx() as conn:
