@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Run the test suite under a wall clock moved ahead (default 730 days), to find tests and
+# code that only work until some date: `bash scripts/test_future_clock.sh [DAYS] [PYTEST ARGS…]`.
+#
+# Uses Debian's faketime (apt-get install faketime) on every process the tests start, with
+# the monotonic clock left alone (FAKETIME_DONT_FAKE_MONOTONIC=1: with it faked, Python's
+# timed waits hang, since glibc's sem_clockwait is not intercepted). libfaketime 0.9.10 then
+# turns Python's absolute clock_nanosleep(CLOCK_MONOTONIC) into EINVAL ("time.sleep:
+# Invalid argument"), so a one-function shim, built here with cc, goes in front of it and
+# hands clock_nanosleep to the kernel untouched.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+DAYS="${1:-730}"
+[ $# -gt 0 ] && shift
+LIB="$(find /usr/lib /usr/local/lib -name libfaketime.so.1 -print -quit 2>/dev/null || true)"
+if [ -z "$LIB" ]; then
+    echo "error: libfaketime is not installed; on Debian or Ubuntu: sudo apt-get install faketime" >&2
+    exit 2
+fi
+command -v cc >/dev/null || { echo "error: no C compiler (cc) for the shim: apt-get install gcc" >&2; exit 2; }
+SHIM_DIR="$(mktemp -d)"
+trap 'rm -rf "$SHIM_DIR"' EXIT
+cat >"$SHIM_DIR/sleep.c" <<'EOF'
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req,
+                    struct timespec *rem) {
+    return syscall(SYS_clock_nanosleep, clock, flags, req, rem) == 0 ? 0 : errno;
+}
+EOF
+cc -shared -fPIC -O2 -o "$SHIM_DIR/sleep.so" "$SHIM_DIR/sleep.c"
+make -C "$ROOT" .venv/.installed-test >/dev/null
+cd "$ROOT"
+export FAKETIME="+${DAYS}d" FAKETIME_DONT_FAKE_MONOTONIC=1
+export LD_PRELOAD="$SHIM_DIR/sleep.so $LIB"
+echo "the clock here now reads $(date -u '+%Y-%m-%d %H:%M UTC')"
+.venv/bin/pytest -p no:cacheprovider "$@"
