@@ -7,7 +7,9 @@
 # timed waits hang, since glibc's sem_clockwait is not intercepted). libfaketime 0.9.10 then
 # turns Python's absolute clock_nanosleep(CLOCK_MONOTONIC) into EINVAL ("time.sleep:
 # Invalid argument"), so a one-function shim, built here with cc, goes in front of it and
-# hands clock_nanosleep to the kernel untouched.
+# hands clock_nanosleep to the kernel untouched. redis-server (jemalloc) cannot start with
+# libfaketime preloaded ("unexpected recursive calls to clock_gettime"), so the fault tests'
+# own redis-server runs on the real clock, through a wrapper first on PATH.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DAYS="${1:-730}"
@@ -33,6 +35,12 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req,
 }
 EOF
 cc -shared -fPIC -O2 -o "$SHIM_DIR/sleep.so" "$SHIM_DIR/sleep.c"
+if REDIS="$(command -v redis-server)"; then
+    mkdir "$SHIM_DIR/bin"
+    printf '#!/bin/sh\nunset LD_PRELOAD\nexec %s "$@"\n' "$REDIS" >"$SHIM_DIR/bin/redis-server"
+    chmod +x "$SHIM_DIR/bin/redis-server"
+    export PATH="$SHIM_DIR/bin:$PATH"
+fi
 make -C "$ROOT" .venv/.installed-test >/dev/null
 cd "$ROOT"
 export FAKETIME="+${DAYS}d" FAKETIME_DONT_FAKE_MONOTONIC=1
