@@ -190,7 +190,8 @@ def test_bad_settings_are_refused_at_start(
         tmp_path, diffusion_attention="fastest", **ltx)
     assert "fetch their kernel at run time" in _refusal(
         tmp_path, diffusion_attention="flash_hub", **ltx)
-    assert "flash-attn" in _refusal(tmp_path, diffusion_attention="flash", **ltx)
+    wan = {"worker_engines": "keyframe,wan-flf2v"}
+    assert "flash-attn" in _refusal(tmp_path, diffusion_attention="flash", **wan)
     assert "no LoRA file or folder" in _refusal(
         tmp_path, ltx2_loras=str(tmp_path / "missing.safetensors"), **ltx)
     assert "no first-block cache for LTX-2" in _refusal(
@@ -209,6 +210,27 @@ def test_bad_settings_are_refused_at_start(
                         lambda name: None if name == "peft" else find_spec(name))
     assert "needs peft" in _refusal(tmp_path, wan_loras=str(lora))
     monkeypatch.undo()
+    # combinations that crash on a GPU, refused before any model loads
+    for backend in ("flash", "_flash_3", "sage", "_native_flash"):
+        assert "cannot run LTX-2, whose transformer always passes an attention mask" in (
+            _refusal(tmp_path, diffusion_attention=backend, **ltx))
+    assert "INBETWEEN_DIFFUSION_FIRST_BLOCK_CACHE with INBETWEEN_DIFFUSION_COMPILE" in _refusal(
+        tmp_path, diffusion_first_block_cache=0.05, diffusion_compile=True, **wan)
+    for speedup in ({"diffusion_compile": True}, {"diffusion_quantize": "int8"}):
+        assert "does not work with INBETWEEN_DIFFUSION_OFFLOAD=sequential" in _refusal(
+            tmp_path, diffusion_offload="sequential", **speedup, **ltx)
+    ltx23 = tmp_path / "ltx23"
+    (ltx23 / "transformer").mkdir(parents=True)
+    (ltx23 / "transformer" / "config.json").write_text('{"perturbed_attn": true}')
+    assert "LTX-2.3-style checkpoint (perturbed_attn)" in _refusal(
+        tmp_path, ltx2_model=str(ltx23), diffusion_compile=True, ltx2_guidance=3.0)
+    check_worker(Settings(data_dir=tmp_path, ltx2_model=str(ltx23), diffusion_compile=True,
+                          ltx2_guidance=1.0))  # distilled: no guidance pass to branch
+    check_worker(Settings(data_dir=tmp_path, diffusion_compile=True, **ltx))  # LTX-2.0: fine
+    check_worker(Settings(data_dir=tmp_path, diffusion_attention="_native_flash",
+                          **wan))  # Wan passes no mask
+    check_worker(Settings(data_dir=tmp_path, diffusion_offload="model",
+                          diffusion_compile=True, **ltx))
     # fine: the first-block cache on a worker without ltx2, a valid backend, a LoRA file
     check_worker(Settings(data_dir=tmp_path, diffusion_first_block_cache=0.05,
                           diffusion_attention="_native_cudnn", wan_loras=f"{lora}:0.8", **ltx,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from inbetween.settings import Settings
 
-__all__ = ["StartupRefused", "check_worker", "warm_engines"]
+__all__ = ["StartupRefused", "check_worker", "mask_free_backends", "warm_engines"]
 
 
 class StartupRefused(Exception):
@@ -37,12 +37,77 @@ def check_worker(settings: Settings) -> None:
     diffusion = [engine for engine in offered if engine in DIFFUSION]
     if not diffusion:
         return
-    _check_shared(settings)
+    _check_combinations(settings, diffusion)
+    _check_shared(settings, diffusion)
     for engine in diffusion:
         _check_engine(engine, settings)
 
 
-def _check_shared(settings: Settings) -> None:
+def mask_free_backends() -> set[str]:
+    """diffusers' attention backends that cannot take an attention mask: those whose function
+    has no ``attn_mask`` argument or refuses one ("`attn_mask` is not supported" — flash 2/3/4,
+    sage, native flash, aiter, XLA in diffusers 0.42). Read from diffusers itself, so that an
+    upgrade that adds or fixes one is seen."""
+    import inspect
+
+    from diffusers.models.attention_dispatch import _AttentionBackendRegistry
+
+    refused = set()
+    for backend, function in _AttentionBackendRegistry._backends.items():
+        try:
+            source = inspect.getsource(function)
+        except (OSError, TypeError):
+            source = ""
+        if ("attn_mask" not in _AttentionBackendRegistry._supported_arg_names.get(backend, ())
+                or "attn_mask` is not supported" in source):
+            refused.add(str(backend.value))
+    return refused
+
+
+def _check_combinations(settings: Settings, engines: list[str]) -> None:
+    """Settings that crash together on a GPU (found by reading diffusers 0.42), refused before
+    any model is loaded."""
+    from inbetween.engines.registry import LTX2, WAN, WAN22
+
+    offload, compile_ = settings.diffusion_offload, settings.diffusion_compile
+    if offload == "sequential" and (compile_ or settings.diffusion_quantize != "none"):
+        what = ("INBETWEEN_DIFFUSION_COMPILE" if compile_ else
+                f"INBETWEEN_DIFFUSION_QUANTIZE={settings.diffusion_quantize}")
+        raise StartupRefused(
+            f"{what} does not work with INBETWEEN_DIFFUSION_OFFLOAD=sequential (its hooks move "
+            "each weight to the GPU at every call, under the compiled or quantized modules); "
+            "use INBETWEEN_DIFFUSION_OFFLOAD=model instead")
+    if (compile_ and settings.diffusion_first_block_cache > 0
+            and any(e in (WAN, WAN22) for e in engines)):
+        raise StartupRefused(
+            "INBETWEEN_DIFFUSION_FIRST_BLOCK_CACHE with INBETWEEN_DIFFUSION_COMPILE: the cache "
+            "decides each step with a tensor's .item(), which compile's full graph forbids; "
+            "set one of them off (INBETWEEN_DIFFUSION_FIRST_BLOCK_CACHE=0 or "
+            "INBETWEEN_DIFFUSION_COMPILE=false)")
+    if LTX2 in engines and compile_ and settings.ltx2_guidance > 1.0 and (
+            _perturbed_attention(settings)):
+        raise StartupRefused(
+            "INBETWEEN_DIFFUSION_COMPILE with this LTX-2.3-style checkpoint (perturbed_attn) "
+            "and INBETWEEN_LTX2_GUIDANCE > 1: its spatio-temporal guidance branches on a tensor, "
+            "which compile's full graph forbids; turn compile off, or use a distilled "
+            "checkpoint with INBETWEEN_LTX2_GUIDANCE=1")
+
+
+def _perturbed_attention(settings: Settings) -> bool:
+    """Whether the LTX-2 transformer in INBETWEEN_LTX2_MODEL is LTX-2.3-style (its config's
+    ``perturbed_attn``); False when the folder cannot be read (a hub id: known at load)."""
+    import json
+
+    config = Path(settings.ltx2_model or "").expanduser() / "transformer" / "config.json"
+    try:
+        return bool(json.loads(config.read_text()).get("perturbed_attn", False))
+    except (OSError, ValueError):
+        return False
+
+
+def _check_shared(settings: Settings, engines: list[str]) -> None:
+    from inbetween.engines.registry import LTX2
+
     quantize = settings.diffusion_quantize
     if quantize != "none" and find_spec("torchao") is None:
         raise StartupRefused(f"INBETWEEN_DIFFUSION_QUANTIZE={quantize} needs torchao: "
@@ -64,6 +129,12 @@ def _check_shared(settings: Settings) -> None:
         raise StartupRefused(f"INBETWEEN_DIFFUSION_ATTENTION={attention}: hub backends fetch "
                              "their kernel at run time; install the kernel's package and use "
                              f"{attention.replace('_hub', '')!r} instead")
+    if LTX2 in engines and attention in mask_free_backends():
+        raise StartupRefused(
+            f"INBETWEEN_DIFFUSION_ATTENTION={attention} cannot run LTX-2, whose transformer "
+            "always passes an attention mask (its text padding) that this backend refuses; use "
+            "native, _native_cudnn or _native_efficient, or keep ltx2 off this worker "
+            "(INBETWEEN_WORKER_ENGINES)")
     try:
         _check_attention_backend_requirements(AttentionBackendName(attention))
     except (RuntimeError, ImportError) as e:
