@@ -153,6 +153,38 @@ def test_the_first_block_cache_skips_blocks_on_wan(
     assert block_calls(0.9) < 16
 
 
+def test_a_cancel_leaves_nothing_behind_for_the_next_job(
+    wan22: Path, tmp_path: Path, photos: dict[str, np.ndarray],
+) -> None:
+    """A cancel is raised from the step callback, inside the pipeline's call, so the end of
+    that call (maybe_free_model_hooks: the first-block cache's state reset, the offload hooks
+    re-applied) never runs: the engine does it. The job after a cancelled one gives exactly
+    what a fresh process gives."""
+    first, last = photos["astronaut"], photos["coffee"]
+
+    def engine() -> Wan22Engine:
+        runtime.unload()
+        return Wan22Engine(Settings(
+            data_dir=tmp_path, wan22_model=str(wan22), wan22_steps=8,
+            diffusion_max_area=64 * 64, diffusion_max_frames=9, diffusion_first_block_cache=0.5))
+
+    fresh = list(engine().render(REQUEST, first, last).frames)
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel_mid_run(fraction: float) -> None:
+        if fraction > 0.5:
+            raise Cancelled
+
+    warm = engine()
+    with pytest.raises(Cancelled):
+        warm.render(REQUEST, first, last, cancel_mid_run)
+    after = list(warm.render(REQUEST, first, last).frames)
+    assert len(after) == len(fresh) == 96
+    assert all(np.array_equal(x, y) for x, y in zip(after, fresh, strict=True))
+
+
 def test_compile_warms_the_model_when_the_worker_starts(
     ltx2: Path, tmp_path: Path, calls: list[tuple[str, object, object]],
 ) -> None:

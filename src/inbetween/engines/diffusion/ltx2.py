@@ -171,14 +171,15 @@ def _generate(pipe: Any, upsampler: Any, request: EngineRequest, a: np.ndarray, 
     last = Image.fromarray(cv2.resize(b, (w, h), interpolation=cv2.INTER_AREA))
     generator = torch.Generator(device="cpu").manual_seed(request.seed)
     pipe.last_frame = frames - 1  # the last image's pixel frame (see pipeline_class)
-    latents, audio_latents = pipe(
-        conditions=[LTX2VideoCondition(frames=first, index=0, strength=1.0),
-                    LTX2VideoCondition(frames=last, index=-1, strength=1.0)],
-        prompt=request.prompt, negative_prompt=request.negative_prompt, height=h, width=w,
-        num_frames=frames, frame_rate=float(FPS), num_inference_steps=steps,
-        generator=generator, output_type="latent", return_dict=False,
-        callback_on_step_end=runtime.step_callback(report, steps, end=0.85),
-        **_guidance(guidance))
+    with runtime.reset_on_error(pipe):
+        latents, audio_latents = pipe(
+            conditions=[LTX2VideoCondition(frames=first, index=0, strength=1.0),
+                        LTX2VideoCondition(frames=last, index=-1, strength=1.0)],
+            prompt=request.prompt, negative_prompt=request.negative_prompt, height=h, width=w,
+            num_frames=frames, frame_rate=float(FPS), num_inference_steps=steps,
+            generator=generator, output_type="latent", return_dict=False,
+            callback_on_step_end=runtime.step_callback(report, steps, end=0.85),
+            **_guidance(guidance))
     with torch.inference_mode():
         if upsampler is not None:
             latents = upsampler(latents=latents, latents_normalized=False,
@@ -193,7 +194,10 @@ def _decode_video(pipe: Any, latents: Any) -> list[np.ndarray]:
     """What the pipeline's own decode does at decode timestep 0 (its default)."""
     import torch
 
-    latents = latents.to(pipe.vae.device, pipe.vae.dtype)
+    # the execution device, not pipe.vae.device: under model offload the pipeline has moved
+    # every component back to the CPU when it returns (sequential: to "meta"), and the VAE's
+    # own hook moves only the VAE to the accelerator when decode is called
+    latents = latents.to(pipe._execution_device, pipe.vae.dtype)
     timestep = None
     if pipe.vae.config.timestep_conditioning:
         timestep = torch.zeros(latents.shape[0], device=latents.device, dtype=latents.dtype)
@@ -205,7 +209,7 @@ def _decode_video(pipe: Any, latents: Any) -> list[np.ndarray]:
 
 
 def _decode_audio(pipe: Any, audio_latents: Any) -> np.ndarray:
-    latents = audio_latents.to(pipe.audio_vae.device, pipe.audio_vae.dtype)
+    latents = audio_latents.to(pipe._execution_device, pipe.audio_vae.dtype)  # as the video
     mel = pipe.audio_vae.decode(latents, return_dict=False)[0]
     wave = pipe.vocoder(mel.to(pipe.vocoder.dtype))
     return np.asarray(wave[0].float().cpu().numpy(), dtype=np.float32)

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import threading
 from collections.abc import Callable, Iterator
@@ -41,6 +42,7 @@ __all__ = ["INSTALL_HINT", "PINNED_FRAMES", "RUN", "DiffusionEngine", "ModelConf
            "out_of_memory", "out_of_memory_is_a_job_error", "pin", "place", "retimed",
            "source_of", "step_callback", "torch_dtype", "unload", "warm"]
 
+log = logging.getLogger("inbetween.diffusion")
 INSTALL_HINT = "pip install 'inbetween[diffusion]'"
 PINNED_FRAMES = 6  # output frames over which each end is blended into its keyframe
 RUN = threading.Lock()  # one diffusion job at a time per process, whatever the concurrency
@@ -217,6 +219,22 @@ def fit_size(width: int, height: int, max_area: int, multiple: int) -> tuple[int
     w = max(multiple, int(width * scale) // multiple * multiple)
     h = max(multiple, int(height * scale) // multiple * multiple)
     return w, h
+
+
+@contextlib.contextmanager
+def reset_on_error(pipe: Any) -> Iterator[None]:
+    """Around a pipeline's call: when it ends by an exception (a cancel raised from the step
+    callback, an out-of-memory error), do what the call's own end would have done —
+    ``maybe_free_model_hooks``: reset the first-block cache's state, offload the components
+    and re-apply the offload hooks — so that the next job starts as in a fresh process."""
+    try:
+        yield
+    except BaseException:
+        try:
+            pipe.maybe_free_model_hooks()
+        except Exception:  # the original error is the one to report
+            log.warning("pipeline.reset_failed", exc_info=True)
+        raise
 
 
 def step_callback(report: ProgressCallback, steps: int, start: float = 0.05,

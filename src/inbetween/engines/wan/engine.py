@@ -139,10 +139,11 @@ def _generate(pipe: Any, request: EngineRequest, a: np.ndarray, b: np.ndarray, w
     generator = torch.Generator(device="cpu").manual_seed(request.seed)
     scale, scale_2 = guidance
     extra = {} if scale_2 is None else {"guidance_scale_2": scale_2}
-    output = pipe(image=first, last_image=last, prompt=request.prompt,
-                  negative_prompt=request.negative_prompt, height=h, width=w,
-                  num_frames=frames, num_inference_steps=steps, guidance_scale=scale,
-                  generator=generator, output_type="np",
-                  callback_on_step_end=runtime.step_callback(report, steps), **extra)
+    with runtime.reset_on_error(pipe):
+        output = pipe(image=first, last_image=last, prompt=request.prompt,
+                      negative_prompt=request.negative_prompt, height=h, width=w,
+                      num_frames=frames, num_inference_steps=steps, guidance_scale=scale,
+                      generator=generator, output_type="np",
+                      callback_on_step_end=runtime.step_callback(report, steps), **extra)
     video = np.asarray(output.frames[0])  # (frames, h, w, 3) floats in [0, 1]
     return np.clip(video * 255.0 + 0.5, 0, 255).astype(np.uint8)
