@@ -117,6 +117,41 @@ def test_the_frames_are_conditioned_first_and_last_and_the_output_keeps_the_cont
     assert sound.details["model_sample_rate"] == VOCODER_RATE
     assert abs(sound.details["loudness_lufs"] + 16) <= 1
     assert true_peak_db(sound.audio) <= -2.4
+    assert pipe.placed == 1  # the last image moved once, the first left where it was
+
+
+def test_the_last_frame_hook_fails_loudly_when_diffusers_changes(
+    tiny: Path, tmp_path: Path, photos: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A diffusers whose LTX-2 pipeline no longer calls ``_prepare_keyframe_coords`` with the
+    last image where it used to: the job ends as an EngineError instead of a clip with the last
+    image silently misplaced; one whose method takes other arguments: the worker refuses to
+    start."""
+    from diffusers import LTX2ConditionPipeline
+
+    from inbetween.engines.diffusion.checks import StartupRefused, check_worker
+    from inbetween.engines.diffusion.ltx2 import pipeline_class
+    from inbetween.errors import EngineError
+
+    runtime.unload()
+    engine = LTX2Engine(_settings(tmp_path, tiny))
+    monkeypatch.setattr(pipeline_class(), "_prepare_keyframe_coords",
+                        LTX2ConditionPipeline._prepare_keyframe_coords)  # the hook never runs
+    with pytest.raises(EngineError, match="placed on the last frame 0 times"):
+        engine.render(REQUEST, photos["astronaut"], photos["coffee"])
+    monkeypatch.undo()
+    runtime.unload()
+    original = LTX2ConditionPipeline._prepare_keyframe_coords
+
+    def renamed(self: Any, keyframe_latent_num_frames: int, keyframe_latent_height: int,
+                keyframe_latent_width: int, frame_index: int, num_pixel_frames: int,
+                fps: float, device: Any) -> Any:
+        return original(self, keyframe_latent_num_frames, keyframe_latent_height,
+                        keyframe_latent_width, frame_index, num_pixel_frames, fps, device)
+
+    monkeypatch.setattr(LTX2ConditionPipeline, "_prepare_keyframe_coords", renamed)
+    with pytest.raises(StartupRefused, match="cannot place the last image with this diffusers"):
+        check_worker(_settings(tmp_path, tiny))
 
 
 def test_no_audio_skips_the_audio_decoder(

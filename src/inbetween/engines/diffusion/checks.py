@@ -157,6 +157,14 @@ def _check_engine(engine: str, settings: Settings) -> None:
                 raise StartupRefused(f"{config.lora_setting}: no LoRA file or folder at "
                                      f"{lora.path!r}")
     if engine == LTX2:
+        from inbetween.engines.diffusion.ltx2 import keyframe_hook_problem
+
+        problem = keyframe_hook_problem()
+        if problem is not None:
+            raise StartupRefused(f"inbetween/ltx2 cannot place the last image with this "
+                                 f"diffusers ({problem}); install the diffusers version "
+                                 "inbetween pins (pip install 'inbetween[diffusion]'), or keep "
+                                 "ltx2 off this worker (INBETWEEN_WORKER_ENGINES)")
         if settings.diffusion_first_block_cache > 0:
             raise StartupRefused(
                 "INBETWEEN_DIFFUSION_FIRST_BLOCK_CACHE: diffusers has no first-block cache for "

@@ -33,7 +33,7 @@ from inbetween.engines.base import Clip, EngineRequest, ProgressCallback
 from inbetween.engines.diffusion import runtime
 from inbetween.engines.diffusion.runtime import ModelConfig
 from inbetween.engines.registry import LTX2
-from inbetween.errors import ModelUnavailable
+from inbetween.errors import EngineError, ModelUnavailable
 from inbetween.media.audio import Soundtrack, in_background, master_model_audio
 from inbetween.media.images import fit_to_canvas
 from inbetween.settings import Settings, parse_loras
@@ -51,23 +51,53 @@ def ltx2_config(settings: Settings) -> ModelConfig:
                        lora_setting="INBETWEEN_LTX2_LORAS")
 
 
+KEYFRAME_PARAMETERS = ("keyframe_latent_num_frames", "keyframe_latent_height",
+                       "keyframe_latent_width", "pixel_frame_idx", "num_pixel_frames", "fps",
+                       "device")
+"""The arguments of diffusers' ``LTX2ConditionPipeline._prepare_keyframe_coords`` that
+``LastFrameLTX2Pipeline`` relies on (checked when a worker starts)."""
+
+
 @functools.cache
 def pipeline_class() -> Any:
     """``LTX2ConditionPipeline`` with the keyframe at latent index −1 placed on the clip's last
-    pixel frame (``last_frame``), as LTX-2's reference keyframe conditioning does."""
+    pixel frame (``last_frame``), as LTX-2's reference keyframe conditioning does.
+
+    ``last_frame`` is (the pixel frame diffusers gives latent index −1, the clip's last pixel
+    frame): only the keyframe diffusers places at the first is moved, and ``placed`` counts
+    the moves, so a generation can check that it happened exactly once."""
     from diffusers import LTX2ConditionPipeline
 
     class LastFrameLTX2Pipeline(LTX2ConditionPipeline):  # type: ignore[misc]
-        last_frame: int | None = None
+        last_frame: tuple[int, int] | None = None
+        placed = 0
 
         def _prepare_keyframe_coords(self, *args: Any, pixel_frame_idx: int,
                                      **kwargs: Any) -> Any:
-            if self.last_frame is not None:
-                pixel_frame_idx = self.last_frame
+            if self.last_frame is not None and pixel_frame_idx == self.last_frame[0]:
+                pixel_frame_idx = self.last_frame[1]
+                self.placed += 1
             return super()._prepare_keyframe_coords(*args, pixel_frame_idx=pixel_frame_idx,
                                                     **kwargs)
 
     return LastFrameLTX2Pipeline
+
+
+def keyframe_hook_problem() -> str | None:
+    """Why ``LastFrameLTX2Pipeline`` cannot work with the installed diffusers (its
+    ``_prepare_keyframe_coords`` is missing or takes other arguments), or None."""
+    import inspect
+
+    from diffusers import LTX2ConditionPipeline
+
+    method = getattr(LTX2ConditionPipeline, "_prepare_keyframe_coords", None)
+    if method is None:
+        return "LTX2ConditionPipeline has no _prepare_keyframe_coords"
+    names = tuple(n for n in inspect.signature(method).parameters if n != "self")
+    if names != KEYFRAME_PARAMETERS:
+        return (f"LTX2ConditionPipeline._prepare_keyframe_coords takes {names}, not "
+                f"{KEYFRAME_PARAMETERS}")
+    return None
 
 
 def plan(width: int, height: int, max_area: int, upsampler: bool) -> tuple[int, int, bool]:
@@ -170,7 +200,8 @@ def _generate(pipe: Any, upsampler: Any, request: EngineRequest, a: np.ndarray, 
     first = Image.fromarray(cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA))
     last = Image.fromarray(cv2.resize(b, (w, h), interpolation=cv2.INTER_AREA))
     generator = torch.Generator(device="cpu").manual_seed(request.seed)
-    pipe.last_frame = frames - 1  # the last image's pixel frame (see pipeline_class)
+    # diffusers puts latent index −1 at pixel frame 8(k−1)+1 = frames − 8; move it to the last
+    pipe.last_frame, pipe.placed = (frames - 8, frames - 1), 0
     with runtime.reset_on_error(pipe):
         latents, audio_latents = pipe(
             conditions=[LTX2VideoCondition(frames=first, index=0, strength=1.0),
@@ -180,6 +211,10 @@ def _generate(pipe: Any, upsampler: Any, request: EngineRequest, a: np.ndarray, 
             generator=generator, output_type="latent", return_dict=False,
             callback_on_step_end=runtime.step_callback(report, steps, end=0.85),
             **_guidance(guidance))
+    if pipe.placed != 1:
+        raise EngineError(f"the last image was placed on the last frame {pipe.placed} times, "
+                          "not once: this diffusers' LTX2ConditionPipeline conditions "
+                          "keyframes differently from the one inbetween was written for")
     with torch.inference_mode():
         if upsampler is not None:
             latents = upsampler(latents=latents, latents_normalized=False,
