@@ -49,15 +49,18 @@ def _settings(**overrides: Any) -> Any:
         _fail(f"invalid setting {name}: {first['msg']}")
 
 
-def _check_engines(settings: Any) -> None:
-    """Refuse, in one line, engine settings this process's workers cannot run with (first
-    an optional extra that a configured setting needs and that is not installed)."""
+def _check_settings(settings: Any, workers: bool) -> None:
+    """Refuse, in one line, what `serve` or `worker` cannot start with: first an optional extra
+    that a configured setting needs and that is not installed (the broker's, the object
+    store's, the engines'), then, with ``workers``, engine settings this process's workers
+    cannot run with."""
     from inbetween.engines.diffusion.checks import StartupRefused, check_worker
     from inbetween.preflight import check_extras
 
     try:
         check_extras(settings, services=True, engines=True)
-        check_worker(settings)
+        if workers:
+            check_worker(settings)
     except ConfigurationError as e:
         _fail(e.message, cause=e)
     except StartupRefused as e:
@@ -92,17 +95,12 @@ def _fail(message: str, code: int = 2, cause: BaseException | None = None) -> An
 
 def _store(settings: Any, services: bool = False) -> Any:
     """The job store, or exit 2 with one line (see ``inbetween.preflight``); ``services``:
-    also the broker, the artifact store and the engines' extras this process will use."""
-    from inbetween.preflight import (
-        check_broker,
-        check_extras,
-        check_storage,
-        open_store_checked,
-    )
+    also the broker and the artifact store this process will use (their extras checked
+    first by ``_check_settings``)."""
+    from inbetween.preflight import check_broker, check_storage, open_store_checked
     from inbetween.storage import open_artifacts
 
     try:
-        check_extras(settings, services=services, engines=services)
         store = open_store_checked(settings)
         if services:
             check_broker(settings)
@@ -131,8 +129,8 @@ def serve(
 
     settings = _settings(host=host, port=port, data_dir=data_dir, concurrency=concurrency)
     configure(settings.log_level)
-    if settings.concurrency and not settings.broker_url:  # this process runs the jobs
-        _check_engines(settings)
+    # with concurrency and no broker this process runs the jobs
+    _check_settings(settings, workers=bool(settings.concurrency and not settings.broker_url))
     store = _store(settings, services=True)
     if not store.list_keys():
         plaintext, _ = create_key(store, "default")
@@ -158,7 +156,7 @@ def worker(
         _fail("set INBETWEEN_BROKER_URL (redis://… or amqp://…), the same as the API's")
     if settings.concurrency < 1:
         _fail("--concurrency must be at least 1")
-    _check_engines(settings)
+    _check_settings(settings, workers=True)
     _store(settings, services=True).engine.dispose()
     from inbetween.dispatch.celery import run_worker  # the celery extra: checked above
 

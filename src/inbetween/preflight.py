@@ -53,8 +53,6 @@ def install_command(extra: str) -> str:
 DIFFUSION_MODULES = ("torch", "diffusers", "transformers", "accelerate")
 DIFFUSION_SETTINGS = ("wan_model", "ltx2_model", "wan22_model", "ltx2_upsampler")
 LORA_SETTINGS = ("wan_loras", "ltx2_loras", "wan22_loras")
-DIFFUSION_ENGINES = ("wan-flf2v", "ltx2", "wan2.2-flf2v")
-"""The names of the diffusion engines in INBETWEEN_LOCAL_ENGINE / INBETWEEN_WORKER_ENGINES."""
 
 
 def _needs(settings: Settings, services: bool, engines: bool,
@@ -81,6 +79,9 @@ def _needs(settings: Settings, services: bool, engines: bool,
         yield f"INBETWEEN_STORAGE_URL={settings.storage_url}", "s3", ("boto3", "botocore")
     if not engines:
         return
+    from inbetween.engines.registry import DIFFUSION, LOCAL_ENGINES
+
+    diffusion_engines = {name for name, model in LOCAL_ENGINES.items() if model in DIFFUSION}
     given = settings.model_fields_set
     for name in DIFFUSION_SETTINGS:
         if name in given and getattr(settings, name):
@@ -88,11 +89,11 @@ def _needs(settings: Settings, services: bool, engines: bool,
     for name in LORA_SETTINGS:
         if name in given and getattr(settings, name):
             yield f"INBETWEEN_{name.upper()}", "diffusion", (*DIFFUSION_MODULES, "peft")
-    if settings.local_engine in DIFFUSION_ENGINES:
+    if settings.local_engine in diffusion_engines:
         yield (f"INBETWEEN_LOCAL_ENGINE={settings.local_engine}", "diffusion",
                DIFFUSION_MODULES)
     named = [n.strip() for n in (settings.worker_engines or "").split(",")]
-    for name in (n for n in named if n in DIFFUSION_ENGINES):
+    for name in (n for n in named if n in diffusion_engines):
         yield f"INBETWEEN_WORKER_ENGINES names {name}, which", "diffusion", DIFFUSION_MODULES
     if "diffusion_quantize" in given and settings.diffusion_quantize != "none":
         yield (f"INBETWEEN_DIFFUSION_QUANTIZE={settings.diffusion_quantize}", None,

@@ -200,8 +200,10 @@ def _generate(pipe: Any, upsampler: Any, request: EngineRequest, a: np.ndarray, 
     first = Image.fromarray(cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA))
     last = Image.fromarray(cv2.resize(b, (w, h), interpolation=cv2.INTER_AREA))
     generator = torch.Generator(device="cpu").manual_seed(request.seed)
-    # diffusers puts latent index −1 at pixel frame 8(k−1)+1 = frames − 8; move it to the last
-    pipe.last_frame, pipe.placed = (frames - 8, frames - 1), 0
+    # diffusers puts latent index −1 at pixel frame r(k−1)+1 = frames − r (r: the VAE's
+    # temporal compression, 8); move it to the last
+    pipe.last_frame = (frames - pipe.vae_temporal_compression_ratio, frames - 1)
+    pipe.placed = 0
     with runtime.reset_on_error(pipe):
         latents, audio_latents = pipe(
             conditions=[LTX2VideoCondition(frames=first, index=0, strength=1.0),

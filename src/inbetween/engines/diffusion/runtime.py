@@ -35,6 +35,7 @@ import numpy as np
 from inbetween.engines.base import Clip, EngineRequest, ProgressCallback
 from inbetween.errors import ModelUnavailable, OutOfMemory
 from inbetween.jobs.models import Stage
+from inbetween.preflight import install_command
 from inbetween.settings import Lora, Settings
 
 __all__ = ["INSTALL_HINT", "PINNED_FRAMES", "RUN", "DiffusionEngine", "ModelConfig",
@@ -43,7 +44,7 @@ __all__ = ["INSTALL_HINT", "PINNED_FRAMES", "RUN", "DiffusionEngine", "ModelConf
            "source_of", "step_callback", "torch_dtype", "unload", "warm"]
 
 log = logging.getLogger("inbetween.diffusion")
-INSTALL_HINT = "pip install 'inbetween[diffusion]'"
+INSTALL_HINT = install_command("diffusion")
 PINNED_FRAMES = 6  # output frames over which each end is blended into its keyframe
 RUN = threading.Lock()  # one diffusion job at a time per process, whatever the concurrency
 QUANTIZERS = {"fp8": "Float8DynamicActivationFloat8WeightConfig",
