@@ -206,9 +206,12 @@ class Settings(BaseModel):
     diffusion_dtype: str = Field(
         "bfloat16", description="dtype of the Wan transformer (image encoder and VAE: float32).")
     diffusion_offload: str = Field(
-        "none", pattern="^(none|model|sequential)$",
-        description="CPU offload: none, model or sequential.")
-    diffusion_vae_tiling: bool = Field(False, description="Decode the VAE in tiles.")
+        "auto", pattern="^(auto|none|model|sequential)$",
+        description="CPU offload: auto (none when the model and its working memory fit the "
+        "GPU's free memory at load, else model; logged once), none, model or sequential.")
+    diffusion_vae_tiling: bool = Field(
+        True, description="Decode the VAE in spatial tiles: less GPU memory at 720p and above "
+        "(by estimate, an 8 s 720p LTX-2 decode does not fit beside the model without).")
     diffusion_steps: int = Field(30, ge=1, le=200, description="Wan2.1 denoising steps.")
     diffusion_guidance: float = Field(
         5.0, ge=0, description="Wan2.1 classifier-free guidance scale.")

@@ -185,6 +185,70 @@ def test_a_cancel_leaves_nothing_behind_for_the_next_job(
     assert all(np.array_equal(x, y) for x, y in zip(after, fresh, strict=True))
 
 
+def test_auto_offload_decides_from_the_weights_and_the_free_memory() -> None:
+    """`INBETWEEN_DIFFUSION_OFFLOAD=auto` on one 80 GB H100 (~78.5 GiB free) with the real
+    models' weights (docs/diffusion.md, from benchmarks/checkpoints.py): LTX-2 and Wan2.2 do
+    not fit with their working memory and a 10 % reserve (model offload), Wan2.1 does; on an
+    H200 every model does; a component larger than the card leaves only sequential."""
+    h100, h200 = 78.5, 139.0
+    ltx2 = dict(weights=63.0, largest=35.2, working=10.0)
+    wan21 = dict(weights=43.9, largest=30.5, working=8.0)
+    wan22 = dict(weights=64.4, largest=26.6, working=8.0)
+    assert runtime.Footprint(**ltx2, available=h100).offload() == "model"
+    assert runtime.Footprint(**wan22, available=h100).offload() == "model"
+    assert runtime.Footprint(**wan21, available=h100).offload() == "none"
+    for model in (ltx2, wan21, wan22):
+        assert runtime.Footprint(**model, available=h200).offload() == "none"
+    assert runtime.Footprint(**ltx2, available=40.0).offload() == "sequential"
+    # the reserve is 10 % of the available memory, and at least 3 GiB
+    def offload(weights: float, available: float) -> str:
+        return runtime.Footprint(weights=weights, largest=10.0, working=6.0,
+                                 available=available).offload()
+
+    assert (offload(20.0, 28.9), offload(20.0, 29.1)) == ("model", "none")  # 3 GiB
+    assert (offload(39.1, 50.0), offload(38.9, 50.0)) == ("model", "none")  # 5 GiB
+
+
+def test_auto_offload_counts_the_pipeline_and_is_logged_once(
+    wan22: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The footprint is the loaded pipeline's own parameters and buffers, the free memory the
+    device's (torch.cuda.mem_get_info: replaced here, this machine has no GPU); the choice is
+    logged once per load, as `diffusion.offload`; off CUDA, auto is none; a value given is
+    used as it is."""
+    import torch
+    from diffusers import WanImageToVideoPipeline
+
+    pipe = WanImageToVideoPipeline.from_pretrained(wan22)
+    sizes = [sum(t.numel() * t.element_size() for t in [*c.parameters(), *c.buffers()])
+             for c in pipe.components.values() if isinstance(c, torch.nn.Module)]
+    weights, largest = sum(sizes), max(sizes)
+    config = Wan22Engine(Settings(wan22_model=str(wan22))).config()
+    assert config.working_gib == 8.0
+    free: list[int] = []
+    monkeypatch.setattr(torch.cuda, "mem_get_info",
+                        lambda device=None: (free[-1], 80 * 2**30))
+    on_gpu = Settings(data_dir=tmp_path, diffusion_device="cuda:0")
+    beside = int((8.0 + 3.0) * 2**30)  # working memory + the reserve (3 GiB at this size)
+    for available, expected in ((weights + beside + 1, "none"),
+                                ((weights + largest) // 2 + beside, "model"),
+                                (largest + beside - 1, "sequential")):
+        free.append(available)
+        caplog.clear()
+        with caplog.at_level("INFO", logger="inbetween.diffusion"):
+            assert runtime.offload_mode(pipe, config, on_gpu) == expected
+        lines = [r for r in caplog.records if r.getMessage() == "diffusion.offload"]
+        assert len(lines) == 1
+        fields = lines[0].fields  # type: ignore[attr-defined]
+        assert fields["offload"] == expected and fields["engine"] == "inbetween/wan2.2-flf2v"
+        assert fields["weights_gib"] == round(weights / 2**30, 1)
+    assert runtime.offload_mode(pipe, config, Settings(diffusion_device="cpu")) == "none"
+    given = Settings(diffusion_device="cuda:0", diffusion_offload="sequential")
+    assert runtime.offload_mode(pipe, config, given) == "sequential"
+    assert Settings().diffusion_offload == "auto" and Settings().diffusion_vae_tiling is True
+
+
 def test_compile_warms_the_model_when_the_worker_starts(
     ltx2: Path, tmp_path: Path, calls: list[tuple[str, object, object]],
 ) -> None:

@@ -38,17 +38,20 @@ from inbetween.media.audio import Soundtrack, in_background, master_model_audio
 from inbetween.media.images import fit_to_canvas
 from inbetween.settings import Settings, parse_loras
 
-__all__ = ["FPS", "LTX2Engine", "ltx2_config", "plan"]
+__all__ = ["FPS", "LTX2Engine", "ltx2_config", "plan", "prepare"]
 
 FPS = 24
 MULTIPLE = 32  # the video VAE's spatial compression
+WORKING_GIB = 10.0
+"""Estimated GPU memory beside the weights for 8 s at 1280×704 (~23 k video tokens, CFG
+batched with spatio-temporal and modality guidance passes, the tiled decode); not measured."""
 
 
 def ltx2_config(settings: Settings) -> ModelConfig:
     return ModelConfig(engine=LTX2, setting="INBETWEEN_LTX2_MODEL",
                        source=settings.ltx2_model or "", denoisers=("transformer",),
                        loras=parse_loras(settings.ltx2_loras),
-                       lora_setting="INBETWEEN_LTX2_LORAS")
+                       lora_setting="INBETWEEN_LTX2_LORAS", working_gib=WORKING_GIB)
 
 
 KEYFRAME_PARAMETERS = ("keyframe_latent_num_frames", "keyframe_latent_height",
@@ -144,7 +147,7 @@ class LTX2Engine(runtime.DiffusionEngine):
             with runtime.out_of_memory_is_a_job_error(
                     pipe.device, f"generating {frames} frames at {w}×{h}",
                     "lower INBETWEEN_LTX2_MAX_AREA, or set INBETWEEN_DIFFUSION_OFFLOAD=model "
-                    "and INBETWEEN_DIFFUSION_VAE_TILING=true"):
+                    "(and keep INBETWEEN_DIFFUSION_VAE_TILING=true)"):
                 video, wave = _generate(pipe, upsampler if upsample else None, request, a, b,
                                         w, h, frames, steps, guidance, report)
             rate = int(pipe.vocoder.config.output_sampling_rate)
@@ -265,11 +268,18 @@ def _load(config: ModelConfig, settings: Settings) -> tuple[Any, Any]:
     except (OSError, ValueError) as e:
         raise ModelUnavailable(f"the model at {config.source!r} ({config.setting}) could not "
                                f"be loaded: {e}") from e
-    runtime.place(pipe, settings)
+    return prepare(pipe, config, settings)
+
+
+def prepare(pipe: Any, config: ModelConfig, settings: Settings) -> tuple[Any, Any]:
+    """What the engine does to a pipeline once it is loaded: placement (offload, VAE tiling),
+    the speed-ups, and the latent upsampler. (benchmarks/gpu_acceptance.py's full-depth rows
+    hand it a pipeline built in memory: 62 GB of random weights are not written to disk.)"""
+    runtime.place(pipe, settings, config)
     runtime.apply_speedups(pipe, config, settings)
     upsampler = None
     if settings.ltx2_upsampler:
-        upsampler = _load_upsampler(pipe, settings, dtype)
+        upsampler = _load_upsampler(pipe, settings, runtime.torch_dtype(settings.diffusion_dtype))
     return pipe, upsampler
 
 

@@ -3,8 +3,9 @@
 - **Loading** once per process, from a local folder written by ``save_pretrained`` (a hub id
   only with ``INBETWEEN_ALLOW_MODEL_DOWNLOAD``); one model per process at a time, so a GPU
   holds one model whatever the engines a worker offers.
-- **Placement**: ``INBETWEEN_DIFFUSION_DEVICE`` (cuda when available), offload (``none``,
-  ``model``, ``sequential``), VAE tiling.
+- **Placement**: ``INBETWEEN_DIFFUSION_DEVICE`` (cuda when available), offload (``auto``:
+  chosen at load from the GPU's free memory, ``none``, ``model``, ``sequential``), VAE tiling
+  (on by default).
 - **Speed-ups**, applied in this order: distilled LoRAs loaded and fused (then their PEFT
   layers dropped) → quantization of the transformer(s) with torchao (``fp8``, ``int8``) →
   attention backend (``set_attention_backend``) → first-block cache (Wan only) → regional
@@ -35,11 +36,13 @@ import numpy as np
 from inbetween.engines.base import Clip, EngineRequest, ProgressCallback
 from inbetween.errors import ModelUnavailable, OutOfMemory
 from inbetween.jobs.models import Stage
+from inbetween.log import event
 from inbetween.preflight import install_command
 from inbetween.settings import Lora, Settings
 
-__all__ = ["INSTALL_HINT", "PINNED_FRAMES", "RUN", "DiffusionEngine", "ModelConfig",
-           "apply_speedups", "diffusion_installed", "drift", "fit_size", "free_memory", "load",
+__all__ = ["INSTALL_HINT", "PINNED_FRAMES", "RUN", "DiffusionEngine", "Footprint", "ModelConfig",
+           "apply_speedups", "diffusion_installed", "drift", "fit_size", "footprint",
+           "free_memory", "load", "offload_mode",
            "out_of_memory", "out_of_memory_is_a_job_error", "pin", "place", "retimed",
            "source_of", "step_callback", "torch_dtype", "unload", "warm"]
 
@@ -73,6 +76,10 @@ class ModelConfig:
     loras: tuple[Lora, ...] = ()
     lora_setting: str = ""
     first_block_cache: float = 0.0  # threshold; 0: off
+    working_gib: float = 10.0
+    """GPU memory a default request needs beside the weights (activations of the guided
+    denoising passes, the tiled VAE decode): an estimate, for ``INBETWEEN_DIFFUSION_OFFLOAD=auto``
+    and docs/diffusion.md, until benchmarks/gpu_acceptance.py has measured it."""
 
     def key(self, settings: Settings) -> tuple[object, ...]:
         return (self, settings.diffusion_device, settings.diffusion_dtype,
@@ -156,12 +163,75 @@ def device_of(settings: Settings) -> str:
     return settings.diffusion_device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def place(pipe: Any, settings: Settings) -> Any:
+RESERVE = 0.1
+"""The share of the available GPU memory ``auto`` offload leaves free beyond the estimates
+(at least 3 GiB: allocator fragmentation, kernels' workspaces, an estimate that is short)."""
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What ``INBETWEEN_DIFFUSION_OFFLOAD=auto`` decides from, in GiB."""
+
+    weights: float  # every component of the pipeline
+    largest: float  # the largest component (what model offload holds at once)
+    working: float  # ModelConfig.working_gib
+    available: float  # the device's free memory plus what the pipeline already holds there
+
+    def offload(self) -> str:
+        """``none`` when everything fits, ``model`` when the largest component does, else
+        ``sequential``."""
+        usable = self.available - max(3.0, RESERVE * self.available)
+        if self.weights + self.working <= usable:
+            return "none"
+        if self.largest + self.working <= usable:
+            return "model"
+        return "sequential"
+
+
+def footprint(pipe: Any, config: ModelConfig, device: str) -> Footprint:
+    """The weights of ``pipe``'s components and the free memory of ``device`` (a CUDA
+    device), counting what the pipeline already holds there as available."""
+    import torch
+
+    sizes, on_device = [], 0
+    for component in pipe.components.values():
+        if not isinstance(component, torch.nn.Module):
+            continue
+        size = 0
+        for tensor in [*component.parameters(), *component.buffers()]:
+            nbytes = tensor.numel() * tensor.element_size()
+            size += nbytes
+            if tensor.device.type == "cuda":
+                on_device += nbytes
+        sizes.append(size)
+    free, _total = torch.cuda.mem_get_info(torch.device(device))
+    return Footprint(weights=sum(sizes) / 2**30, largest=max(sizes, default=0) / 2**30,
+                     working=config.working_gib, available=(free + on_device) / 2**30)
+
+
+def offload_mode(pipe: Any, config: ModelConfig, settings: Settings) -> str:
+    """``INBETWEEN_DIFFUSION_OFFLOAD``, with ``auto`` decided (and logged, once per load) from
+    the GPU's free memory: ``none`` off CUDA."""
+    if settings.diffusion_offload != "auto":
+        return settings.diffusion_offload
+    device = device_of(settings)
+    if not device.startswith("cuda"):
+        return "none"
+    fp = footprint(pipe, config, device)
+    mode = fp.offload()
+    event(log, "diffusion.offload", engine=config.engine, offload=mode,
+          weights_gib=round(fp.weights, 1), largest_gib=round(fp.largest, 1),
+          working_gib=fp.working, available_gib=round(fp.available, 1))
+    return mode
+
+
+def place(pipe: Any, settings: Settings, config: ModelConfig) -> Any:
     """Move ``pipe`` to its device (or set up offloading), tile the VAE, silence the bar."""
     device = device_of(settings)
-    if settings.diffusion_offload == "model":
+    offload = offload_mode(pipe, config, settings)
+    if offload == "model":
         pipe.enable_model_cpu_offload(device=device)
-    elif settings.diffusion_offload == "sequential":
+    elif offload == "sequential":
         pipe.enable_sequential_cpu_offload(device=device)
     else:
         pipe.to(device)

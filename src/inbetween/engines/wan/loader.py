@@ -20,7 +20,12 @@ from inbetween.errors import ModelUnavailable
 from inbetween.settings import Settings, parse_loras
 
 __all__ = ["INSTALL_HINT", "diffusion_installed", "drops_last_frame", "load_pipeline",
-           "out_of_memory", "unload", "wan21_config", "wan22_config"]
+           "out_of_memory", "prepare", "unload", "wan21_config", "wan22_config"]
+
+WORKING_GIB = 8.0
+"""Estimated GPU memory beside the weights for 81 frames at 1280×720 (~76 k tokens, the
+conditional and unconditional passes run one after the other, the float32 VAE's tiled
+decode); not measured."""
 
 
 
@@ -29,7 +34,7 @@ def wan21_config(settings: Settings) -> ModelConfig:
         engine=WAN, setting="INBETWEEN_WAN_MODEL", source=settings.wan_model,
         denoisers=("transformer",), loras=parse_loras(settings.wan_loras),
         lora_setting="INBETWEEN_WAN_LORAS",
-        first_block_cache=settings.diffusion_first_block_cache)
+        first_block_cache=settings.diffusion_first_block_cache, working_gib=WORKING_GIB)
 
 
 def wan22_config(settings: Settings) -> ModelConfig:
@@ -37,7 +42,7 @@ def wan22_config(settings: Settings) -> ModelConfig:
         engine=WAN22, setting="INBETWEEN_WAN22_MODEL", source=settings.wan22_model or "",
         denoisers=("transformer", "transformer_2"),
         loras=parse_loras(settings.wan22_loras), lora_setting="INBETWEEN_WAN22_LORAS",
-        first_block_cache=settings.diffusion_first_block_cache)
+        first_block_cache=settings.diffusion_first_block_cache, working_gib=WORKING_GIB)
 
 
 def drops_last_frame(folder: Path) -> str | None:
@@ -89,6 +94,13 @@ def _load(config: ModelConfig, settings: Settings) -> Any:
     except (OSError, ValueError) as e:
         raise ModelUnavailable(f"the model at {config.source!r} ({config.setting}) could not "
                                f"be loaded: {e}") from e
-    runtime.place(pipe, settings)
+    return prepare(pipe, config, settings)
+
+
+def prepare(pipe: Any, config: ModelConfig, settings: Settings) -> Any:
+    """What the engine does to a pipeline once it is loaded: placement (offload, VAE tiling)
+    and the speed-ups (benchmarks/gpu_acceptance.py's full-depth rows hand it a pipeline
+    built in memory)."""
+    runtime.place(pipe, settings, config)
     runtime.apply_speedups(pipe, config, settings)
     return pipe

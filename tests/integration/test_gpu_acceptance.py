@@ -1,0 +1,107 @@
+"""benchmarks/gpu_acceptance.py cannot rot: its --cpu-smoke run (the same row machinery, toy
+checkpoints, every row a CPU can run) is part of `make test`, and its rows are the ones
+issue 25 names for every engine and setting."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+if not os.environ.get("INBETWEEN_REQUIRE_SERVICES"):
+    pytest.importorskip("diffusers", reason="the diffusion extra is not installed")
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_acceptance.py"
+
+
+@pytest.fixture(scope="module")
+def script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gpu_acceptance", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(*args: str | Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def test_the_rows_cover_every_engine_and_setting(script: ModuleType) -> None:
+    names = [row.name for row in script.rows()]
+    assert len(names) == len(set(names))
+    for model in script.MODELS:
+        for setting in ("full depth, defaults", "defaults", "offload model",
+                        "offload sequential", "FP8", "FP8 + compile",
+                        "cancel after one step, then a job"):
+            assert f"{model} {setting}" in names
+        assert any(n.startswith(f"{model} compile") for n in names)
+    # LTX-2: every backend docs/diffusion.md lists for it (native is the defaults row), a
+    # refused one, the upsampler; Wan: flash, first-block cache (+ compile), a LoRA
+    for row in ("ltx2.0 attention _native_cudnn", "ltx2.0 attention _native_efficient",
+                "ltx2.0 attention flex", "ltx2.0 attention flash (refused)",
+                "ltx2.0 latent upsampler", "wan2.2 attention flash", "wan2.2 first-block cache",
+                "wan2.2 first-block cache + compile (refused)", "wan2.2 LoRA"):
+        assert row in names
+    assert names[:4] == [f"{m} full depth, defaults" for m in script.MODELS]  # first
+
+
+def test_cpu_smoke_runs_every_row_a_cpu_can(script: ModuleType, tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    done = _run("--cpu-smoke", "--jobs", "2", "--out", out, "--work", tmp_path / "work")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    rows = {r["row"]: r for r in report["rows"]}
+    assert set(rows) == {row.name for row in script.rows()}
+    table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + len(rows)  # the header and a line per row, as they finish
+    for row in script.rows():
+        result = rows[row.name]
+        if row.cpu is not None:
+            assert result["outcome"] == "skipped" and row.cpu in result["error"]
+            continue
+        assert result["outcome"] == row.expect, result
+        if row.expect == "refused":  # the worker's own one line, naming the setting
+            assert any(key in result["error"] for key in row.settings), result
+        else:
+            assert result["peak_gib"] > 0 and result["offload"] == "none"
+    for model in script.MODELS:
+        full = rows[f"{model} full depth, defaults"]
+        assert full["s_per_step"] > 0 and full["est_s_per_clip"] > full["s_per_step"]
+        assert full["default_steps"] in (30, 40)
+        # the job after a cancelled one equals the one before the cancel
+        assert rows[f"{model} cancel after one step, then a job"][
+            "after_cancel_mean_abs_diff"] == 0.0
+
+
+def test_a_row_that_would_overrun_the_budget_is_skipped(tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    done = _run("--cpu-smoke", "--budget", "1", "--only", "wan2.1 defaults", "--out", out,
+                "--work", tmp_path / "work", timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [row] = json.loads(out.read_text())["rows"]
+    assert row["outcome"] == "skipped" and "would overrun the budget" in row["error"]
+    assert not (tmp_path / "work" / "wan2.1").exists()  # never half-run, nothing built
+
+
+def test_a_failing_row_says_why_in_one_line(script: ModuleType, tmp_path: Path) -> None:
+    """A row whose engine fails is reported as fail with the error's last line (here: no
+    checkpoint where the row looks for it), and the run's exit status says so."""
+    [row] = [r for r in script.rows() if r.name == "wan2.1 defaults"]
+    result = script.run_in_subprocess(row, tmp_path, cpu_smoke=True)
+    assert result["outcome"] == "fail"
+    assert result["error"].startswith("ModelUnavailable: no model for inbetween/wan-flf2v")
+
+
+def test_without_a_gpu_the_gpu_run_says_how_to_run_it() -> None:
+    done = _run(timeout=120)
+    assert done.returncode == 2
+    assert "no CUDA GPU here" in done.stderr and "--cpu-smoke" in done.stderr
