@@ -376,3 +376,22 @@ def save_lora(pipeline_class: Any, transformer: Any, out: Path, seed: int = 0) -
     pipeline_class.save_lora_weights(
         out, transformer_lora_layers=get_peft_model_state_dict(transformer))
     return out / "pytorch_lora_weights.safetensors"
+
+
+FLOAT32_PARTS = {"wan2.1": ("vae", "image_encoder"), "wan2.2": ("vae",)}
+"""Components the engines load in float32 (the rest: bfloat16)."""
+
+
+def weights_gib(model: str) -> dict[str, float]:
+    """GiB of each component of ``model`` (``ltx2.0``, ``ltx2.3``, ``wan2.1``, ``wan2.2``) at
+    full depth, in the dtype the engine loads it in: counted on the meta device (nothing
+    allocated), for docs/diffusion.md's memory estimates."""
+    import torch
+
+    builders = {"ltx2.0": lambda: ltx2("2.0", "full"), "ltx2.3": lambda: ltx2("2.3", "full"),
+                "wan2.1": lambda: wan21("full"), "wan2.2": lambda: wan22("full")}
+    with torch.device("meta"):
+        pipe = builders[model]()
+    return {name: sum(p.numel() for p in part.parameters())
+            * (4 if name in FLOAT32_PARTS.get(model, ()) else 2) / 2**30
+            for name, part in pipe.components.items() if isinstance(part, torch.nn.Module)}

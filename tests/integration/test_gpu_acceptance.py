@@ -105,3 +105,28 @@ def test_without_a_gpu_the_gpu_run_says_how_to_run_it() -> None:
     done = _run(timeout=120)
     assert done.returncode == 2
     assert "no CUDA GPU here" in done.stderr and "--cpu-smoke" in done.stderr
+
+
+def test_the_memory_table_is_the_real_architectures_weights() -> None:
+    """docs/diffusion.md's weights, largest part and `auto` columns follow from the models'
+    architectures (counted on the meta device) and the engines' working-memory estimates."""
+    from benchmarks.checkpoints import weights_gib
+    from inbetween.engines.diffusion import runtime
+    from inbetween.engines.diffusion.ltx2 import WORKING_GIB as LTX2_WORKING
+    from inbetween.engines.wan.loader import WORKING_GIB as WAN_WORKING
+
+    docs = (SCRIPT.parents[1] / "docs" / "diffusion.md").read_text()
+    rows = {line.split(" | ")[0].removeprefix("| ").split(" (")[0]: line.split(" | ")
+            for line in docs.splitlines() if line.startswith(("| LTX-2.", "| Wan2."))}
+    names = {"ltx2.0": "LTX-2.0", "ltx2.3": "LTX-2.3", "wan2.1": "Wan2.1-FLF2V-14B",
+             "wan2.2": "Wan2.2-I2V-A14B"}
+    for model, name in names.items():
+        parts = weights_gib(model)
+        total, largest = sum(parts.values()), max(parts.values())
+        working = LTX2_WORKING if model.startswith("ltx2") else WAN_WORKING
+        cells = rows[name]
+        assert float(cells[1]) == round(total, 1), (model, cells)
+        assert f"{largest:.1f}" in cells[2] and float(cells[3]) == working
+        h100 = runtime.Footprint(weights=total, largest=largest, working=working,
+                                 available=78.5)
+        assert cells[7].strip(" |`") == h100.offload()
