@@ -14,8 +14,8 @@ LTX-2.3-shaped, Wan2.1-FLF2V-14B, Wan2.2-I2V-A14B — built and saved once, in s
   compile; FP8 + compile; a job cancelled after one step, then a job that must equal the one
   before the cancel;
 - LTX-2.0: each attention backend docs/diffusion.md lists for LTX-2; the latent upsampler;
-- Wan2.2: ``flash`` attention, first-block cache, first-block cache + compile (refused at
-  start), a LoRA;
+- Wan2.2 and Wan2.1: ``flash`` attention, first-block cache, first-block cache + compile
+  (refused at start), a LoRA;
 - **full depth** (real depth, random bfloat16 weights, built on the GPU — 63 GiB are not written
   to disk — and handed to the engine right after where ``from_pretrained`` would return) for
   each model at its defaults, for an 8 s 720p request with 2 steps: s/step, the estimated
@@ -106,16 +106,18 @@ def rows() -> list[Row]:
               Row("ltx2.0 latent upsampler", "ltx2.0",
                   {"INBETWEEN_LTX2_UPSAMPLER": "{work}/ltx2-upsampler",
                    "INBETWEEN_LTX2_MAX_AREA": "{quarter}"}),
-              Row("wan2.2 attention flash", "wan2.2", {"INBETWEEN_DIFFUSION_ATTENTION": "flash"},
-                  cpu=NEEDS_CUDA),
-              Row("wan2.2 first-block cache", "wan2.2",
-                  {"INBETWEEN_DIFFUSION_FIRST_BLOCK_CACHE": "0.1"}),
-              Row("wan2.2 first-block cache + compile (refused)", "wan2.2",
-                  {"INBETWEEN_DIFFUSION_FIRST_BLOCK_CACHE": "0.1", **compile_},
-                  expect="refused", estimate=8.0),
-              Row("wan2.2 LoRA", "wan2.2", {"INBETWEEN_WAN22_LORAS": "{work}/wan2.2-lora:0.8"}),
               Row("ltx2.3 compile at guidance 3 (refused)", "ltx2.3", compile_,
                   expect="refused", estimate=8.0)]
+    loras = {"wan2.1": "INBETWEEN_WAN_LORAS", "wan2.2": "INBETWEEN_WAN22_LORAS"}
+    for m in ("wan2.2", "wan2.1"):
+        found += [Row(f"{m} attention flash", m, {"INBETWEEN_DIFFUSION_ATTENTION": "flash"},
+                      cpu=NEEDS_CUDA),
+                  Row(f"{m} first-block cache", m,
+                      {"INBETWEEN_DIFFUSION_FIRST_BLOCK_CACHE": "0.1"}),
+                  Row(f"{m} first-block cache + compile (refused)", m,
+                      {"INBETWEEN_DIFFUSION_FIRST_BLOCK_CACHE": "0.1", **compile_},
+                      expect="refused", estimate=8.0),
+                  Row(f"{m} LoRA", m, {loras[m]: "{work}/" + m + "-lora:0.8"})]
     found += [Row(f"{m} FP8", m, fp8, cpu=NEEDS_CUDA) for m in MODELS]
     found += [Row(f"{m} compile", m, compile_, estimate=60.0, cpu=SLOW_ON_CPU)
               for m in MODELS if m != "ltx2.3"]
@@ -150,7 +152,7 @@ def _build_dtype(cuda: bool) -> Any:
 
 def save_checkpoint(work: Path, model: str, size: str, cuda: bool) -> None:
     """``model``'s checkpoint at ``size`` in ``work``/``model`` (with LTX-2.0 a latent
-    upsampler, with Wan2.2 a LoRA for it)."""
+    upsampler, with each Wan model a LoRA for it)."""
     import torch
 
     sys.path.insert(0, str(HERE))
@@ -164,12 +166,12 @@ def save_checkpoint(work: Path, model: str, size: str, cuda: bool) -> None:
         pipe.save_pretrained(work / model)
         if model == "ltx2.0":
             checkpoints.ltx2_upsampler(size).save_pretrained(work / "ltx2-upsampler")
-        if model == "wan2.2":
+        if model.startswith("wan"):
             from diffusers import WanImageToVideoPipeline
 
-            (work / "wan2.2-lora").mkdir(exist_ok=True)
+            (work / f"{model}-lora").mkdir(exist_ok=True)
             checkpoints.save_lora(WanImageToVideoPipeline, pipe.transformer,
-                                  work / "wan2.2-lora")
+                                  work / f"{model}-lora")
 
 
 # -- one row, in its own process ------------------------------------------------------------

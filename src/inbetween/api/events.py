@@ -121,7 +121,11 @@ async def _events(generation: Generation, after: int, request: Request,
 
 
 async def _logs(g: Generation, after: int, svc: Services) -> AsyncIterator[ServerSentEvent]:
+    """Log lines after ``after`` up to ``g``'s revision: a line written since ``g`` was read
+    (each bumps the revision) waits for the next read, so ids only ever increase."""
     for entry in await run_in_threadpool(svc.store.logs, g.id, after):
+        if entry.revision > g.revision:
+            break
         yield _event("log", entry.revision, {"time": iso_time(entry.time),
                                              "level": entry.level, "message": entry.message})
 
