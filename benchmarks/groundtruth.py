@@ -15,14 +15,50 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["CASES", "INDEPENDENT", "Case", "Renderer"]
+__all__ = ["CASES", "INDEPENDENT", "SMOOTH", "SMOOTH_CASES", "Case", "Renderer"]
 
 
 def _photo(name: str) -> np.ndarray:
+    if name in SMOOTH:
+        return _smooth(name)
     from skimage import data
 
     image: np.ndarray = getattr(data, name)()
     return image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+
+
+SMOOTH = ("sky", "wall", "water", "studio")
+"""Smooth, low-texture backgrounds made in code (800×520, then scaled like a photo)."""
+
+
+def _smooth(name: str) -> np.ndarray:
+    """A sky with soft clouds (blurred noise over a blue gradient), a plain wall with a
+    little grain, calm water (a blue-green gradient with soft ripples), a studio backdrop (a
+    radial grey falloff)."""
+    rng = np.random.default_rng(SMOOTH.index(name))
+    h, w = 520, 800
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    v = (y / h)[..., None]
+
+    def soft_noise(cells: int, blur: float) -> np.ndarray:
+        noise = rng.random((cells * h // w + 2, cells + 2)).astype(np.float32)
+        big = cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)
+        return cv2.GaussianBlur(big, (0, 0), blur)
+
+    if name == "sky":
+        base = (1 - v) * np.float32([40, 95, 185]) + v * np.float32([165, 200, 240])
+        clouds = np.clip((soft_noise(7, 25) - 0.45) * 2.2, 0, 1)[..., None]
+        image = base * (1 - 0.6 * clouds) + 245 * 0.6 * clouds
+    elif name == "wall":
+        image = np.float32([196, 184, 160]) * (1 - 0.12 * v) + rng.normal(0, 3, (h, w, 1))
+    elif name == "water":
+        base = (1 - v) * np.float32([30, 110, 130]) + v * np.float32([20, 70, 95])
+        ripples = np.sin(y / 6.0 + 2.0 * soft_noise(5, 20) * 6.28)[..., None]
+        image = base + 6 * ripples
+    else:  # studio
+        r = np.hypot(x / w - 0.5, y / h - 0.45)[..., None]
+        image = np.float32([150, 150, 155]) * (1 - 0.9 * r) + 30
+    return np.clip(image + 0.5, 0, 255).astype(np.uint8)
 
 
 _DISCS = (("coffee", slice(100, 300), slice(200, 400)),
@@ -41,6 +77,7 @@ class Case:
     object_to: tuple[float, float] | None = None
     more_objects: tuple[tuple[tuple[float, float], tuple[float, float]], ...] = ()
     object_size: float = 0.25  # disc diameter, a fraction of the canvas height
+    subject: str = "photo"  # photo (a disc cut from a photo), head, ball, logo
 
     @property
     def objects(self) -> tuple[tuple[tuple[float, float], tuple[float, float]], ...]:
@@ -53,6 +90,41 @@ class Case:
         return Renderer(self, width, height)
 
 
+def _subject(kind: str, k: int, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """(picture, mask) of a ``side``-sized subject: a disc cut from a photo; a head (the
+    astronaut's face with a soft, irregular edge); a plain ball (one colour, shaded); a flat
+    logo (two colours, hard edges)."""
+    r = side // 2
+    mask = np.zeros((side, side), np.uint8)
+    if kind == "photo":
+        photo, rows, cols = _DISCS[k % len(_DISCS)]
+        patch = cv2.resize(_photo(photo)[rows, cols], (side, side), interpolation=cv2.INTER_AREA)
+        cv2.circle(mask, (r, r), r - 2, 255, -1)
+        return patch, mask
+    if kind == "head":
+        patch = cv2.resize(_photo("astronaut")[30:230, 150:350], (side, side),
+                           interpolation=cv2.INTER_AREA)
+        angles = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+        wobble = 1 + 0.08 * np.sin(3 * angles) + 0.05 * np.cos(7 * angles + 1)
+        points = np.stack([r + 0.8 * r * wobble * np.cos(angles),
+                           r + 0.92 * r * wobble * np.sin(angles)], axis=1)
+        cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 255)
+        mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, side / 60))  # a soft edge
+        return patch, mask
+    y, x = np.mgrid[0:side, 0:side].astype(np.float32)
+    if kind == "ball":
+        light = np.clip(1.15 - np.hypot(x - 0.7 * r, y - 0.7 * r) / (1.6 * r), 0.35, 1.0)
+        patch = (np.float32([200, 40, 35]) * light[..., None]).astype(np.uint8)
+        cv2.circle(mask, (r, r), r - 2, 255, -1)
+        return patch, mask
+    patch = np.zeros((side, side, 3), np.uint8)  # logo: a yellow disc with a blue bar
+    patch[:] = (250, 200, 20)
+    cv2.rectangle(patch, (side // 5, int(0.42 * side)), (4 * side // 5, int(0.58 * side)),
+                  (20, 60, 180), -1)
+    cv2.circle(mask, (r, r), r - 2, 255, -1)
+    return patch, mask
+
+
 class Renderer:
     def __init__(self, case: Case, width: int, height: int) -> None:
         self.case, self.size = case, (width, height)
@@ -62,13 +134,7 @@ class Renderer:
         self.discs: list[tuple[np.ndarray, np.ndarray]] = []
         side = round(height * case.object_size) // 2 * 2
         for k in range(len(case.objects)):  # each object its own picture
-            photo, rows, cols = _DISCS[k % len(_DISCS)]
-            patch = cv2.resize(_photo(photo)[rows, cols], (side, side),
-                               interpolation=cv2.INTER_AREA)
-            mask = np.zeros(patch.shape[:2], np.uint8)
-            r = patch.shape[0] // 2
-            cv2.circle(mask, (r, r), r - 2, 255, -1)
-            self.discs.append((patch, mask))
+            self.discs.append(_subject(case.subject, k, side))
 
     def object_at(self, k: int, t: float) -> tuple[float, float]:
         """Object ``k``'s centre at ``t``, in canvas pixels."""
@@ -122,5 +188,26 @@ CASES = (
     Case("object entering", "astronaut", pan=(40.0, 0.0), object_from=(-0.1, 0.45),
          object_to=(0.06, 0.45)),
 )
+SMOOTH_CASES = (
+    # subjects over smooth backgrounds: far (more than half the width) and near, with and
+    # without a camera move, one entering through an edge
+    Case("head over sky", "sky", pan=(-30.0, 0.0), object_from=(0.15, 0.45),
+         object_to=(0.82, 0.4), object_size=0.3, subject="head"),
+    Case("ball across a wall", "wall", object_from=(0.12, 0.55), object_to=(0.85, 0.45),
+         object_size=0.18, subject="ball"),
+    Case("logo over studio", "studio", zoom=1.06, object_from=(0.3, 0.5),
+         object_to=(0.7, 0.5), object_size=0.22, subject="logo"),
+    Case("head over water", "water", pan=(25.0, 0.0), object_from=(0.35, 0.5),
+         object_to=(0.5, 0.48), object_size=0.3, subject="head"),
+    Case("photo over sky, zoom", "sky", zoom=1.1, object_from=(0.2, 0.6),
+         object_to=(0.75, 0.3), object_size=0.22),
+    Case("ball over sky", "sky", pan=(-40.0, 10.0), object_from=(0.85, 0.3),
+         object_to=(0.2, 0.7), object_size=0.15, subject="ball"),
+    Case("head over studio, near", "studio", object_from=(0.45, 0.5),
+         object_to=(0.55, 0.5), object_size=0.35, subject="head"),
+    Case("ball entering over wall", "wall", pan=(20.0, 0.0), object_from=(1.1, 0.5),
+         object_to=(0.8, 0.5), object_size=0.18, subject="ball"),
+)
+"""Issue 26's cases: subjects over smooth, low-texture backgrounds."""
 INDEPENDENT = ("object over sky", "object over texture", "two objects", "object entering")
 """The cases with objects travelling far (issue 16's targets)."""

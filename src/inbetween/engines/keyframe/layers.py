@@ -71,8 +71,10 @@ def find_layers(colour0: np.ndarray, colour1: np.ndarray, forward: np.ndarray,
     grey0, stabilised = (cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) for c in (colour0, colour1))
     masks = [(regions == k) for k in range(1, count + 1)]
     candidates = _feature_candidates(grey0, stabilised, regions, count)
-    candidates += _template_candidates(b0, b1, masks,
-                                       {i for i, _, _ in candidates})
+    # every region also gets its best translation: a flat object (a logo, a plain ball) has
+    # few features, and a similarity from a handful of them can turn it on its side; the
+    # candidate whose motion the object's pixels agree with best wins
+    candidates += _template_candidates(b0, b1, masks, set())
     scored = []
     for i, j, motion in candidates:
         shift = abs(motion.b + (motion.a - 1) * _centre(masks[i]))
