@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from groundtruth import CASES, INDEPENDENT, Case, Renderer
+from groundtruth import CASES, INDEPENDENT, SMOOTH_CASES, Case, Renderer
 
 from inbetween.engines.base import EngineRequest
 from inbetween.engines.keyframe import KeyframeEngine
@@ -197,13 +197,15 @@ def _objects_at_middle(renderer: Renderer, middle: np.ndarray) -> dict[str, floa
     """How far (% of the width) the centroid of what differs from the object-free truth near
     each object at t = 0.5 lies from the centroid of the object's true visible pixels then (the
     worst object), and the share of the end positions' object pixels — away from where the
-    object is at t = 0.5, in truth or as drawn — still showing an object (the worst)."""
+    object is at t = 0.5, in truth or as drawn — still showing an object (the worst), and the
+    PSNR of those end places against the truth (the worst: no ghost, no tear, ≥ 25 dB)."""
     plain = Case(renderer.case.name, renderer.case.photo, renderer.case.pan,
                  renderer.case.zoom, renderer.case.rotation).renderer(WIDTH, HEIGHT).frame(0.5)
     found = np.abs(middle.astype(np.int16) - plain.astype(np.int16)).max(axis=2) > 40
     found = cv2.morphologyEx(found.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5))) > 0
     _, labels = cv2.connectedComponents(found.astype(np.uint8))
-    worst, left = 0.0, 0.0
+    worst, left, ends_db = 0.0, 0.0, 99.0
+    truth = renderer.frame(0.5)
     for k in range(len(renderer.case.objects)):
         now = renderer.object_mask(k, 0.5)
         near = cv2.dilate(now.astype(np.uint8), np.ones((25, 25))) > 0
@@ -217,12 +219,14 @@ def _objects_at_middle(renderer: Renderer, middle: np.ndarray) -> dict[str, floa
         ends = (renderer.object_mask(k, 0.0) | renderer.object_mask(k, 1.0)) & ~away
         if ends.any():
             left = max(left, float(found[ends].mean() * 100))
-    return {"centroid_pct": worst, "left_pct": left}
+            ends_db = min(ends_db, psnr(middle[ends], truth[ends]))
+    return {"centroid_pct": worst, "left_pct": left, "ends_db": ends_db}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", default="", help="comma-separated case names (default all)")
+    parser.add_argument("--cases", default="",
+                        help="semicolon-separated case names (default all)")
     parser.add_argument("--no-minterpolate", action="store_true", help="skip ffmpeg (slow)")
     parser.add_argument("--process-runs", type=int, default=3,
                         help="exec-to-exit runs per pair of the CLI and of minterpolate "
@@ -237,10 +241,11 @@ def main() -> None:
         process_speed([c for c in CASES if c.name in wanted], args.process_runs)
         return
     methods = [m for m in METHODS if not (args.no_minterpolate and m == "minterpolate")]
-    cases = [c for c in CASES if not args.cases or c.name in args.cases.split(",")]
+    cases = [c for c in (*CASES, *SMOOTH_CASES)
+             if not args.cases or c.name in args.cases.split(";")]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; {WIDTH}x{HEIGHT}, {SECONDS} s at {FPS} fps")
-    print(f"{'case':<19} {'method':<13} {'PSNR dB':>8} {'SSIM':>6} {'first':>6} {'last':>6}"
+    print(f"{'case':<24} {'method':<13} {'PSNR dB':>8} {'SSIM':>6} {'first':>6} {'last':>6}"
           f" {'time s':>7}")
     totals: dict[str, list[float]] = {m: [] for m in methods}
     margins: list[str] = []
@@ -248,17 +253,19 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             results = score_case(case, methods, Path(tmp))
         others = [results[m]["psnr"] for m in ("crossfade", "minterpolate") if m in results]
-        if case.name in INDEPENDENT and others:
+        if (case.name in INDEPENDENT or case in SMOOTH_CASES) and others:
             margins.append(f"{case.name} {results['inbetween']['psnr'] - max(others):+.2f} dB")
         for name, r in results.items():
             totals[name].append(r["seconds"])
             middle = (f"  middle: centroid {r['centroid_pct']:.1f} % of width from the truth's, "
-                      f"{r['left_pct']:.1f} % of end pixels left" if "centroid_pct" in r else "")
-            print(f"{case.name:<19} {name:<13} {r['psnr']:>8.2f} {r['ssim']:>6.3f} "
+                      f"{r['left_pct']:.1f} % of end pixels left, ends {r['ends_db']:.1f} dB"
+                      if "centroid_pct" in r else "")
+            print(f"{case.name:<24} {name:<13} {r['psnr']:>8.2f} {r['ssim']:>6.3f} "
                   f"{r['first_db']:>6.1f} {r['last_db']:>6.1f} {r['seconds']:>7.2f}{middle}")
         sys.stdout.flush()
     if margins:
-        print("independent motion, inbetween over the better of crossfade and minterpolate:",
+        print("independent motion and smooth backgrounds, inbetween over the better of "
+              "crossfade and minterpolate:",
               ", ".join(margins))
     print("median time per clip:", ", ".join(
         f"{m} {statistics.median(v):.2f} s" for m, v in totals.items()))

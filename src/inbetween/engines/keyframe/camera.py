@@ -42,7 +42,7 @@ class Camera:
     b: complex = 0j
     inliers: int = 0
     inlier_ratio: float = 0.0
-    method: str = "features"  # how it was found: features, dense, or none
+    method: str = "none"  # how it was found: features, dense (ECC), or none
 
     @property
     def found(self) -> bool:
@@ -155,4 +155,4 @@ def _from_features(grey0: np.ndarray, grey1: np.ndarray) -> tuple[Camera, int]:
     b = complex(matrix[0, 2], matrix[1, 2])
     h, w = grey0.shape
     spread = _spread(src[mask.ravel() > 0], w, h)
-    return Camera(a, b, inliers, ratio), spread
+    return Camera(a, b, inliers, ratio, method="features"), spread

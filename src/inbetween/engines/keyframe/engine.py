@@ -8,7 +8,7 @@ import numpy as np
 
 from inbetween.engines.base import Clip, EngineRequest, ProgressCallback
 from inbetween.engines.keyframe.cues import Shot, parse_cues
-from inbetween.engines.keyframe.flow import Synthesiser, estimate_motion
+from inbetween.engines.keyframe.flow import Fallback, Synthesiser, estimate_motion, judge
 from inbetween.engines.keyframe.pair import KeyframePair
 from inbetween.engines.keyframe.transitions import PushPullDissolve
 from inbetween.jobs.models import JobWarning
@@ -61,7 +61,11 @@ class KeyframeEngine:
         motion = estimate_motion(a, b)
         confidence = round(motion.consistency, 3)
         morph = confidence >= MATCH_THRESHOLD
-        frame_at: KeyframePair = Synthesiser(motion) if morph else PushPullDissolve(a, b)
+        frame_at: KeyframePair = PushPullDissolve(a, b)
+        fallback: Fallback | None = None
+        if morph:  # where the motion does not explain the pair: the camera and a dissolve
+            frame_at = synthesiser = Synthesiser(motion)
+            synthesiser.fallback = fallback = judge(synthesiser)
         report(0.8)
         # 5. the shot the prompt asks for: camera and pace cues
         shot = parse_cues(request.prompt)
@@ -85,7 +89,10 @@ class KeyframeEngine:
                 "transition": "morph" if morph else "push_dissolve",
                 "camera": {"scale": round(motion.camera.scale, 4),
                            "rotation_degrees": round(motion.camera.rotation_degrees, 3),
-                           "found": motion.camera.found},
+                           "found": motion.camera.found, "method": motion.camera.method},
+                # regions where the motion did not explain the keyframes and the camera move
+                # with a dissolve was rendered instead (None: nowhere)
+                "fallback": None if fallback is None else fallback.details(),
                 "timing": shot.pace,
                 "cues": list(shot.cues),
                 # things that move on their own: matched, appeared or vanished, with their

@@ -34,7 +34,8 @@ from inbetween.engines.keyframe.pair import KeyframePair
 from inbetween.media.yuv import planes, rgb_to_i420
 from inbetween.parallel import both
 
-__all__ = ["Motion", "Sprite", "Synthesiser", "estimate_motion", "synthesise"]
+__all__ = ["Fallback", "Motion", "Sprite", "Synthesiser", "estimate_motion", "judge",
+           "synthesise"]
 
 _FLOW_MAX_SIDE = 960  # motion is estimated at most at this size, then scaled up
 _OCCLUSION_PX = 1.5  # forward–backward mismatch (working-scale px) at which visibility halves
@@ -69,6 +70,7 @@ class Motion:
         height, width = first.shape[:2]
         small_h, small_w = forward.shape[:2]
         self.size, self.camera = (width, height), camera
+        self.working, self.rgb = (small_w, small_h), (first, last)
         self.consistency = float((visible0.mean() + visible1.mean()) / 2)
         # visibility of the last keyframe's own pixels: undo the stabilisation
         visible1_own = cv2.warpAffine(visible1, camera.matrix(), (small_w, small_h),
@@ -274,6 +276,7 @@ class Synthesiser(KeyframePair):
         # points a frame samples
         self._corners = np.array([[0, 0, 1], [width // 2 - 1, 0, 1], [0, height // 2 - 1, 1],
                                   [width // 2 - 1, height // 2 - 1, 1]], np.float64).T
+        self.fallback: Fallback | None = None
 
     def between(self, t: float, bump: np.ndarray | None) -> np.ndarray:
         m = self.motion
@@ -303,9 +306,26 @@ class Synthesiser(KeyframePair):
         cv2.blendLinear(self._chroma[0], self._chroma[1], self._weight[0], self._weight[1],
                         dst=self._blended)
         cv2.mixChannels([self._blended], [u, v], [0, 0, 1, 1])
+        if self.fallback is not None:  # the safer rendering where the motion is not trusted
+            self.fallback.blend(frame, t, bump)
         for sprite in m.sprites:
             sprite.draw(frame, t, bump)
         return frame
+
+    def agreement(self) -> tuple[np.ndarray, np.ndarray]:
+        """How far apart the two keyframes' warps land at mid-clip: per pixel (at a quarter
+        of the output size) the luma difference of keyframe 0 and keyframe 1 warped to
+        t = 0.5, and the weight each difference deserves (where both are visible). A motion
+        that explains the pair brings both to the same picture."""
+        self.between(0.5, None)
+        width, height = self.motion.size
+        small = (max(1, width // 4), max(1, height // 4))
+        lumas = [cv2.resize(y, small, interpolation=cv2.INTER_AREA).astype(np.float32)
+                 for y in self._luma]
+        # at t = 0.5 each weight is half the visibility
+        weights = [cv2.resize(w, small, interpolation=cv2.INTER_AREA) * 2.0
+                   for w in self._full_weight]
+        return cv2.absdiff(lumas[0], lumas[1]), cv2.min(weights[0], weights[1])
 
     def _warp(self, k: int, time_weight: float) -> None:
         """Keyframe ``k`` warped to the frame: luma, chroma, and their blending weights."""
@@ -341,6 +361,113 @@ def _bounds(points: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, 
 def _smoothstep(x: float) -> float:
     x = min(1.0, max(0.0, x))
     return x * x * (3 - 2 * x)
+
+
+_BLOCKS = 16  # the frame is judged in 16 × 9 blocks (of a 16:9 frame)
+_WORSE, _WORSE_BY = 2.0, 3.0  # a block falls back when the motion's mid-clip disagreement
+_MIN_DISAGREEMENT = 6.0  # (grey levels) passes 2 × the safer rendering's + 3, and 6
+_WHOLE_FRAME = 0.5  # when more than this share of the frame falls back, all of it does
+_SEEN = 0.2  # a block whose mean mutual visibility is below this, the motion cannot follow
+_UNFOLLOWED = 0.1  # the share of such blocks (where the keyframes differ) that falls back
+
+
+class Fallback:
+    """Where the motion does not explain the keyframes, a safer rendering: the camera move
+    alone with a dissolve (no residual flow, no objects) — or a plain dissolve when there is
+    no camera move. ``mask`` (output size, 0–1, soft) is where it replaces the motion;
+    ``regions`` its boxes in output pixels; ``share`` how much of the frame it covers."""
+
+    def __init__(self, safer: Synthesiser, mask: np.ndarray, reason: str) -> None:
+        width, height = safer.motion.size
+        self.safer = safer
+        self.mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
+        self.chroma_mask = cv2.resize(mask, (width // 2, height // 2),
+                                      interpolation=cv2.INTER_LINEAR)
+        self.share = float(self.mask.mean())
+        self.reason = reason
+        count, _, stats, _ = cv2.connectedComponentsWithStats(
+            (self.mask > 0.5).astype(np.uint8), connectivity=8)
+        self.regions = [[int(v) for v in stats[k, :4]] for k in range(1, count)]
+
+    def blend(self, frame: np.ndarray, t: float, bump: np.ndarray | None) -> None:
+        """Replace ``frame`` (I420, in place) by the safer rendering where ``mask`` says."""
+        safer = self.safer.between(t, bump)
+        for mine, theirs, mask in zip(planes(frame), planes(safer),
+                                      (self.mask, self.chroma_mask, self.chroma_mask),
+                                      strict=True):
+            cv2.blendLinear(theirs, mine, mask, 1.0 - mask, dst=mine)
+
+    def details(self) -> dict[str, object]:
+        """For ``meta.details.fallback``."""
+        return {"share": round(self.share, 3), "whole_frame": self.share >= 0.999,
+                "regions": self.regions, "reason": self.reason}
+
+
+def camera_only(motion: Motion) -> Synthesiser:
+    """The safer rendering of ``motion``'s pair: its camera move and a dissolve."""
+    small_w, small_h = motion.working
+    still = np.zeros((small_h, small_w, 2), np.float32)
+    ones = np.ones((small_h, small_w), np.float32)
+    return Synthesiser(Motion(*motion.rgb, motion.camera, still, still, ones, ones))
+
+
+def judge(synthesiser: Synthesiser) -> Fallback | None:
+    """Block by block, whether the motion explains the keyframes at least as well as the
+    safer rendering (the camera alone and a dissolve) does: compared at mid-clip, where the
+    two keyframes' warps should land on the same picture. Blocks where the motion's
+    disagreement is worse fall back (softly); more than half the frame, all of it. None when
+    nothing falls back."""
+    motion = synthesiser.motion
+    if not motion.layers and not np.any(motion.path[1]):
+        return None  # nothing beyond the camera: it is the safer rendering already
+    width, height = motion.size
+    safer = camera_only(motion)
+    mine, weight = synthesiser.agreement()
+    theirs, covered = safer.agreement()  # covered: where both keyframes have pixels
+    blocks = (_BLOCKS, max(1, round(_BLOCKS * height / width)))
+    weighted = cv2.resize(mine * weight, blocks, interpolation=cv2.INTER_AREA)
+    total = cv2.resize(weight, blocks, interpolation=cv2.INTER_AREA)
+    judged = total > _SEEN  # blocks both keyframes see enough of
+    disagreement = np.where(judged, weighted / np.maximum(total, 1e-6), 0.0)
+    # the same pixels, the same weights: what each rendering does where the motion is seen
+    safer_disagreement = np.where(judged, cv2.resize(theirs * weight, blocks,
+                                                     interpolation=cv2.INTER_AREA)
+                                  / np.maximum(total, 1e-6), 0.0)
+    worse = judged & (disagreement > np.maximum(_WORSE * safer_disagreement + _WORSE_BY,
+                                                _MIN_DISAGREEMENT))
+    # blocks the motion itself says it cannot follow (neither keyframe sees the other there)
+    # — unless an object was there, whose own pixels are hidden on purpose
+    objects = np.zeros(motion.working[::-1], np.float32)
+    for layer in motion.layers:
+        for mask in (layer.mask0, layer.mask1):
+            if mask is not None:
+                objects = np.maximum(objects, mask.astype(np.float32))
+    near_objects = cv2.resize(grown(objects, 0.02 * motion.working[0]), blocks,
+                              interpolation=cv2.INTER_AREA) > 0.05
+    # ... where the keyframes differ (on smooth ground an unfollowed flow costs nothing)
+    # and both have pixels (not a margin only one of them shows)
+    differs = cv2.resize(theirs, blocks, interpolation=cv2.INTER_AREA) > 2 * _MIN_DISAGREEMENT
+    both_there = cv2.resize(covered, blocks, interpolation=cv2.INTER_AREA) > 0.5
+    # and over a large part of the frame (a scene partly replaced), not one subject the flow
+    # drags along imperfectly (a dissolve would show it twice)
+    unfollowed = ~judged & ~near_objects & differs & both_there
+    if unfollowed.mean() >= _UNFOLLOWED:
+        worse |= unfollowed
+    if not worse.any():
+        return None
+    if worse.mean() > _WHOLE_FRAME:
+        mask = np.ones(blocks[::-1], np.float32)
+        reason = ("the motion does not explain the keyframes over most of the frame: the "
+                  "camera move alone, with a dissolve")
+    else:
+        # soft: a block's neighbours take a part, so no straight seam follows the grid
+        mask = cv2.resize(worse.astype(np.float32), (blocks[0] * 8, blocks[1] * 8),
+                          interpolation=cv2.INTER_NEAREST)
+        mask = cv2.GaussianBlur(mask, (0, 0), 6)
+        mask = np.clip(mask * 1.6, 0.0, 1.0)
+        reason = ("in these regions the keyframes' warps disagree at mid-clip more than a "
+                  "dissolve's: the camera move alone, with a dissolve, there")
+    return Fallback(safer, mask.astype(np.float32), reason)
 
 
 _FADE = (0.35, 0.65)  # the span of t over which an object appears or vanishes in place
