@@ -3,7 +3,8 @@ plain crossfade and the plain baseline pipeline — all timed in the same run.
 
 For each ground-truth case (``groundtruth.py``: a linear camera path over a photograph, and
 five cases with independently moving objects — four travelling far: over sky, over texture,
-two in different directions, one entering from outside the frame), every method gets only the
+two in different directions, one entering from outside the frame — and eight subjects over
+smooth backgrounds: sky, wall, water, studio), every method gets only the
 first and last frame and makes an 8-second 24 fps clip at 720p. Frames at t = 0.25, 0.5 and
 0.75 are scored (PSNR, SSIM) against the true frame at their best-fitting time on a grid of
 step 0.005, so no method is penalised for its easing. First and last frames are scored
@@ -15,7 +16,7 @@ ffmpeg minterpolate making the same 4-second 720p clip from the same pair, alter
 ``--process-runs`` times each; medians and their ratio.
 
     .venv/bin/pip install imageio-ffmpeg   # ffmpeg with minterpolate, from a wheel
-    .venv/bin/python benchmarks/bench_engine.py [--cases pan,zoom] [--no-minterpolate]
+    .venv/bin/python benchmarks/bench_engine.py [--cases "pan,head over sky"] [--no-minterpolate]
                                                [--process-runs 3] [--process-cases pan]
 """
 
@@ -226,7 +227,7 @@ def _objects_at_middle(renderer: Renderer, middle: np.ndarray) -> dict[str, floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="",
-                        help="semicolon-separated case names (default all)")
+                        help="comma-separated case names (default all)")
     parser.add_argument("--no-minterpolate", action="store_true", help="skip ffmpeg (slow)")
     parser.add_argument("--process-runs", type=int, default=3,
                         help="exec-to-exit runs per pair of the CLI and of minterpolate "
@@ -242,7 +243,7 @@ def main() -> None:
         return
     methods = [m for m in METHODS if not (args.no_minterpolate and m == "minterpolate")]
     cases = [c for c in (*CASES, *SMOOTH_CASES)
-             if not args.cases or c.name in args.cases.split(";")]
+             if not args.cases or c.name in args.cases.split(",")]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; {WIDTH}x{HEIGHT}, {SECONDS} s at {FPS} fps")
     print(f"{'case':<24} {'method':<13} {'PSNR dB':>8} {'SSIM':>6} {'first':>6} {'last':>6}"

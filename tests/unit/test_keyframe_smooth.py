@@ -36,7 +36,8 @@ def psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray | None = None) -> float
     return 99.0 if mse == 0 else 10 * float(np.log10(255.0**2 / mse))
 
 
-@pytest.mark.parametrize("name", ["head over sky", "ball over sky", "photo over sky, zoom"])
+@pytest.mark.parametrize("name", ["head over sky", "ball over sky",
+                                  "photo over sky with zoom"])
 def test_the_camera_is_the_backgrounds_move_not_the_subjects(name: str) -> None:
     """Nearly every feature of a sky pair sits on the subject: the camera comes from the
     background (dense alignment, the subject left out). A soft sky pins a move down only
