@@ -142,3 +142,22 @@ def test_no_straight_seams_the_keyframes_do_not_have(name: str) -> None:
     limit = 1.5 * max(_seams(first), _seams(last))
     for i in (6, 12, 18):
         assert _seams(frames[i]) < limit, (name, i)
+
+
+def test_a_subject_appearing_near_a_side_comes_in_through_it() -> None:
+    """A ball that is in the last keyframe only, in the right fifth of a plain wall, slides in
+    through the right edge (it does not fade in where it ends): in the middle frame it is
+    within 3 % of the width of where the truth has it, and nothing is left at its end place."""
+    case = CASE["ball entering over wall"]
+    renderer, first, last = _pair(case)
+    motion = estimate_motion(first, last)
+    assert [(layer.state, layer.edge) for layer in motion.layers] == [("appeared", "right")]
+    middle = i420_to_rgb(Synthesiser(motion)(0.5))
+    plain = Case(case.name, case.photo, case.pan).renderer(W, H).frame(0.5)
+    found = np.abs(middle.astype(np.int16) - plain.astype(np.int16)).max(axis=2) > 40
+    truth = renderer.object_mask(0, 0.5)
+    ys, xs = np.nonzero(found)
+    ty, tx = np.nonzero(truth)
+    assert abs(xs.mean() - tx.mean()) < 0.03 * W and abs(ys.mean() - ty.mean()) < 0.03 * W
+    end = renderer.object_mask(0, 1.0) & ~truth
+    assert found[end].mean() < 0.05

@@ -40,6 +40,7 @@ _MAX_CHANGED = 0.4  # of the frame: more changed than this, it is another scene 
 _MIN_MOVE = 0.03  # of the frame width: smaller moves are the dense flow's
 _MIN_COVER = 0.35  # of its regions an object's matching pixels must cover
 _MIN_FEATURES = 6
+_NEAR_SIDE = 0.2  # of the frame: an unmatched object this close to a side goes through it
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def find_layers(colour0: np.ndarray, colour1: np.ndarray, forward: np.ndarray,
     for k, mask in enumerate(masks):
         if k in used0 or k in used1:
             continue
-        edge = _edge(mask, covered, max(4, round(0.01 * w)))
+        edge = _edge(mask, covered, max(4, round(0.01 * w))) or _nearest_side(mask)
         if _stands_out(b0, mask) > _stands_out(b1, mask):
             layers.append(Layer("vanished", Camera(), mask, None, edge))
         else:
@@ -302,6 +303,17 @@ def _stands_out(image: np.ndarray, mask: np.ndarray) -> float:
     inner_mean, inner_std = cv2.meanStdDev(image, mask=mask.astype(np.uint8))
     outer_mean, outer_std = cv2.meanStdDev(image, mask=ring.astype(np.uint8))
     return float(np.abs(inner_mean - outer_mean).max() + np.abs(inner_std - outer_std).max())
+
+
+def _nearest_side(mask: np.ndarray) -> str | None:
+    """The side of the frame ``mask``'s box is nearest, when it lies in that side's outer
+    quarter: an object that appears (vanishes) there most likely came in (goes out) through
+    it, rather than out of thin air; None in the middle of the frame (it fades in place)."""
+    h, w = mask.shape
+    x, y, bw, bh = cv2.boundingRect(mask.astype(np.uint8))
+    gaps = {"left": x / w, "right": (w - x - bw) / w, "top": y / h, "bottom": (h - y - bh) / h}
+    side, gap = min(gaps.items(), key=lambda item: item[1])
+    return side if gap < _NEAR_SIDE else None
 
 
 def _edge(mask: np.ndarray, covered: np.ndarray | None, near: int) -> str | None:
