@@ -78,6 +78,15 @@ def test_a_webhook_survives_a_killed_server_with_the_same_id(
         generation_id = client.submit(_body(photos, webhook_url=hook.url))
         assert client.wait(generation_id)["status"] == "completed"
         wait_for(lambda: len(hook.hits) == 1, 30, "the first attempt")
+
+        def failure_recorded() -> bool:  # the 500 is in the store and the retry scheduled (a
+            # kill before that leaves the attempt claimed for its whole hold, 90 s)
+            listed = httpx.get(f"{server.url}/v2/webhooks/deliveries", params={
+                "generation_id": generation_id}, headers=client.headers, timeout=30).json()
+            return any(d["last_status_code"] == 500 and d["status"] == "pending"
+                       for d in listed["data"])
+
+        wait_for(failure_recorded, 30, "the failed attempt to be recorded")
         server.kill()  # the retry is due 4 s after the first attempt; nobody is left to send
         server.start(concurrency=1, **env)
         wait_for(lambda: len(hook.hits) == 2, 60, "the retry from the restarted server")
