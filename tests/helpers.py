@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -178,3 +179,16 @@ def static_server(routes: dict[str, Route]) -> Iterator[str]:
     """``serve``, yielding only the base URL."""
     with serve(routes) as served:
         yield served.url
+
+
+def load_script(path: Path) -> ModuleType:
+    """A script that is no package module (``benchmarks/*.py``), imported from ``path``
+    under its file name (registered in ``sys.modules``, as dataclasses need)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -4,7 +4,6 @@ issue 25 names for every engine and setting."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,6 +13,8 @@ from types import ModuleType
 
 import pytest
 
+from tests.helpers import load_script
+
 if not os.environ.get("INBETWEEN_REQUIRE_SERVICES"):
     pytest.importorskip("diffusers", reason="the diffusion extra is not installed")
 
@@ -22,12 +23,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_acceptance.py
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gpu_acceptance", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def _run(*args: str | Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:

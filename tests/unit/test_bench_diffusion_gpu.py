@@ -3,13 +3,13 @@ shapes) is part of `make test`, and its latent sizes are the engines' own."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.helpers import load_script
 
 if not os.environ.get("INBETWEEN_REQUIRE_SERVICES"):
     pytest.importorskip("diffusers", reason="the diffusion extra is not installed")
@@ -18,12 +18,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_diffusion_g
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_diffusion_gpu", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def test_cpu_smoke_prints_a_row_per_model_and_setting(capsys: pytest.CaptureFixture[str]

@@ -437,13 +437,8 @@ def judge(synthesiser: Synthesiser) -> Fallback | None:
                                                 _MIN_DISAGREEMENT))
     # blocks the motion itself says it cannot follow (neither keyframe sees the other there)
     # — unless an object was there, whose own pixels are hidden on purpose
-    objects = np.zeros(motion.working[::-1], np.float32)
-    for layer in motion.layers:
-        for mask in (layer.mask0, layer.mask1):
-            if mask is not None:
-                objects = np.maximum(objects, mask.astype(np.float32))
-    near_objects = cv2.resize(grown(objects, 0.02 * motion.working[0]), blocks,
-                              interpolation=cv2.INTER_AREA) > 0.05
+    near = objects_near(motion.layers, motion.working[::-1], 0.02 * motion.working[0])
+    near_objects = cv2.resize(near, blocks, interpolation=cv2.INTER_AREA) > 0.05
     # ... where the keyframes differ (on smooth ground an unfollowed flow costs nothing)
     # and both have pixels (not a margin only one of them shows)
     differs = cv2.resize(theirs, blocks, interpolation=cv2.INTER_AREA) > 2 * _MIN_DISAGREEMENT
